@@ -1,0 +1,62 @@
+"""Build the site (tiny corpus, few clips) and check each chapter page: audio, figures, widgets, no CDN."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, tiny_corpus):
+    out = tmp_path_factory.mktemp("site")
+    link = ROOT / "data" / "generated" / "tiny"
+    if not (link / "manifest.csv").exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "tsrlib.cli", "data", "build", "--size", "tiny"], cwd=ROOT, check=True,
+                       capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--size", "tiny", "--out", str(out),
+                    "-p", "clips_per_domain=1"], cwd=ROOT, check=True)
+    return out / "_build" / "html"
+
+
+def chapter_pages(site):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [site / (c["file"] + ".html") for c in toc["chapters"]]
+
+
+def test_every_chapter_page_has_sound_figures_and_numbers(site):
+    assert (site / "index.html").is_file()
+    for page in chapter_pages(site):
+        html = page.read_text()
+        assert html.count("<audio") >= 3, page.name
+        assert len(re.findall(r"<img[^>]+_images/[^>]+\.png", html)) >= 3, page.name
+        assert "Failed to format" not in html
+        # every number glued into the prose was rendered
+        source = (ROOT / page.relative_to(site)).with_suffix(".ipynb").read_text()
+        assert html.count('class="pasted-text"') == source.count("{glue:text}") > 0, page.name
+
+
+def test_chapter_one_embeds_its_widget_state(site):
+    html = (site / "book" / "01-band-limited.html").read_text()
+    assert "application/vnd.jupyter.widget-state+json" in html
+    assert "SelectionSliderModel" in html and "StackModel" in html and "LinkModel" in html
+
+
+def test_no_page_references_an_external_host(site):
+    pages = list(site.rglob("*.html"))
+    assert pages
+    for page in pages:
+        html = page.read_text()
+        assert not EXTERNAL.search(re.sub(r"<a [^>]*>", "", html)), f"{page} loads something from another host"
+        assert "unpkg.com" not in html and "cdn.jsdelivr" not in html and "cdnjs" not in html, page
+
+
+def test_vendored_assets_are_served_locally(site):
+    for rel in ("_static/widgets/require.js", "_static/widgets/embed-amd.js", "_static/mathjax/tex-chtml.js"):
+        assert (site / rel).is_file(), rel

@@ -1,0 +1,101 @@
+"""The `tsr` command as a user runs it: real subprocesses, JSON out, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy import signal
+
+SR = 24_000
+
+
+def tsr(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "tsrlib.cli", *map(str, args)], capture_output=True, text=True)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture
+def wav(tmp_path, noise):
+    p = tmp_path / "in.wav"
+    sf.write(p, noise, SR)
+    return p
+
+
+@pytest.mark.parametrize("ext,rate", [("wav", SR), ("flac", 44_100), ("ogg", 16_000)])
+def test_degrade_keeps_length_and_rate_and_empties_the_band(tmp_path, noise, ext, rate):
+    from tsrlib.audio import resample
+
+    src = tmp_path / f"in.{ext}"
+    sf.write(src, resample(noise, SR, rate), rate)
+    out = tmp_path / "out.wav"
+    info = json.loads(tsr("degrade", src, "-o", out, "--cutoff", 4000).stdout)
+    y, sr = sf.read(out)
+    assert sr == rate == info["sample_rate"] and len(y) == sf.info(src).frames
+    f, p = signal.welch(y, fs=sr, nperseg=2048)
+    assert 10 * np.log10(p[f > 5000].sum() / p.sum()) < -50
+
+
+def test_degrade_resamples_on_request(wav, tmp_path):
+    tsr("degrade", wav, "-o", tmp_path / "o.wav", "--cutoff", 8000, "--sr", 16000)
+    assert sf.info(tmp_path / "o.wav").samplerate == 16000
+
+
+def test_lsd_prints_json_with_bands(wav, tmp_path):
+    tsr("degrade", wav, "-o", tmp_path / "lo.wav", "--cutoff", 4000)
+    out = json.loads(tsr("lsd", wav, tmp_path / "lo.wav", "--cutoff", 4000).stdout)
+    assert out["lsd_hf"] > out["lsd"] > out["lsd_lf"] >= 0
+    same = json.loads(tsr("lsd", wav, wav).stdout)
+    assert same["lsd"] < 0.01  # 16-bit quantisation only
+
+
+def test_cutoff_detects_the_band(wav, tmp_path):
+    tsr("degrade", wav, "-o", tmp_path / "lo.wav", "--cutoff", 6000)
+    assert json.loads(tsr("cutoff", tmp_path / "lo.wav").stdout)["cutoff_hz"] == pytest.approx(6000, rel=0.1)
+
+
+def _bad_files(tmp_path):
+    files = {"missing": tmp_path / "missing.wav", "corrupt": tmp_path / "corrupt.wav", "empty": tmp_path / "empty.wav",
+             "silent": tmp_path / "silent.wav", "nan": tmp_path / "nan.wav"}
+    files["corrupt"].write_bytes(b"not audio at all" * 10)
+    sf.write(files["empty"], np.zeros(0, np.float32), SR)
+    sf.write(files["silent"], np.zeros(SR, np.float32), SR)
+    x = np.full(SR, 0.1, np.float32)
+    x[100] = np.nan
+    sf.write(files["nan"], x, SR, subtype="FLOAT")
+    return files
+
+
+@pytest.mark.parametrize("case,message", [("missing", "no such file"), ("corrupt", "cannot read"), ("empty", "empty"),
+                                          ("silent", "silent"), ("nan", "NaN")])
+def test_bad_files_give_one_line_errors(tmp_path, case, message):
+    f = _bad_files(tmp_path)[case]
+    r = tsr("degrade", f, "-o", tmp_path / "o.wav", "--cutoff", 4000, check=False)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith("error:") and message in r.stderr
+
+
+@pytest.mark.parametrize("cutoff,message", [(12000, "Nyquist"), (15000, "Nyquist"), (400, "below")])
+def test_bad_cutoffs_give_one_line_errors(wav, tmp_path, cutoff, message):
+    r = tsr("degrade", wav, "-o", tmp_path / "o.wav", "--cutoff", cutoff, check=False)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_stereo_input_gets_a_notice(tmp_path, noise):
+    sf.write(tmp_path / "st.wav", np.stack([noise, noise], 1), SR)
+    r = tsr("degrade", tmp_path / "st.wav", "-o", tmp_path / "o.wav", "--cutoff", 4000)
+    assert "notice: " in r.stderr and "mono" in r.stderr
+    assert sf.info(tmp_path / "o.wav").channels == 1
+
+
+def test_data_index_command(tmp_path, noise):
+    (tmp_path / "spk1").mkdir()
+    sf.write(tmp_path / "spk1" / "a.wav", noise, SR)
+    (tmp_path / "spk1" / "a.txt").write_text("hello world")
+    out = json.loads(tsr("data", "index", tmp_path, "--domain", "speech").stdout)
+    assert out["clips"] == 1 and (tmp_path / "manifest.csv").is_file()

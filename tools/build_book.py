@@ -1,0 +1,130 @@
+"""Build the book: make the corpus, execute every chapter with papermill, then build the static site.
+
+    python tools/build_book.py                      # the README's `bash tools/run book`
+    python tools/build_book.py --size tiny --out /tmp/site -p clips_per_domain=1
+
+Steps:
+1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``; reused when present);
+2. vendor the widget renderer, require.js and MathJax from the npm registry (once, into book/_vendor),
+   so the site loads nothing from a CDN at view time;
+3. execute each chapter of _toc.yml with papermill (parameters: ``corpus_dir`` plus any ``-p k=v``)
+   into a staging folder, never touching the committed, output-free notebooks;
+4. run ``jupyter-book build`` on the staging folder with execution off (papermill already ran it).
+The site lands in OUT/_build/html (default: ./_build/html).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+VENDOR = ROOT / "book" / "_vendor"
+NPM_PACKAGES = {  # package -> (files inside the tarball, destination under _vendor)
+    "@jupyter-widgets/html-manager@1.0.15": ("package/dist/", "widgets/"),
+    "requirejs@2.3.8": ("package/require.js", "widgets/require.js"),
+    "mathjax@3.2.2": ("package/es5/", "mathjax/"),
+}
+
+
+def vendor_js() -> Path:
+    """Fetch and unpack the browser assets into book/_vendor (skipped when already there)."""
+    marker = VENDOR / ".complete"
+    if marker.is_file() and marker.read_text() == json.dumps(NPM_PACKAGES):
+        return VENDOR
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.exit("error: npm is needed once to vendor the widget and MathJax assets: apt-get install npm")
+    shutil.rmtree(VENDOR, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec, (src, dst) in NPM_PACKAGES.items():
+            out = subprocess.run([npm, "pack", spec, "--silent"], cwd=tmp, capture_output=True, text=True, check=True)
+            with tarfile.open(Path(tmp) / out.stdout.strip().splitlines()[-1]) as tar:
+                for m in tar.getmembers():
+                    if m.isfile() and m.name.startswith(src) and not m.name.endswith(".map"):
+                        rel = dst + m.name[len(src):] if src.endswith("/") else dst
+                        target = VENDOR / rel
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(tar.extractfile(m).read())
+    marker.write_text(json.dumps(NPM_PACKAGES))
+    return VENDOR
+
+
+def chapters(toc: dict) -> list[str]:
+    """Files named in _toc.yml (root first), without suffix, in reading order."""
+    files = [toc["root"]]
+    for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+        for ch in part.get("chapters", []):
+            files.append(ch["file"])
+            files += [s["file"] for s in ch.get("sections", [])]
+    return files
+
+
+def parse_params(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs:
+        k, _, v = p.partition("=")
+        try:
+            out[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            out[k] = v
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="small", help="corpus size the chapters read (tiny for a quick build)")
+    ap.add_argument("--out", default=str(ROOT), help="the site goes to OUT/_build/html")
+    ap.add_argument("-p", "--param", action="append", default=[], help="papermill parameter k=v for every chapter")
+    ap.add_argument("--only", action="append", default=[], help="execute only chapters whose file contains this")
+    args = ap.parse_args()
+
+    import papermill
+
+    from tsrlib.data import corpus
+
+    corpus_dir = ROOT / "data" / "generated" / args.size
+    if not (corpus_dir / "manifest.csv").is_file():
+        print(f"book: building the {args.size} corpus into {corpus_dir}", flush=True)
+        corpus.build(corpus_dir, size=args.size)
+    vendor_js()
+
+    out = Path(args.out).resolve()
+    stage = out / "_build" / ".stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, stage / name)
+    shutil.copytree(VENDOR, stage / "_vendor")
+    shutil.copytree(ROOT / "book" / "_ext", stage / "book" / "_ext")
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    params = {"corpus_dir": corpus_dir.relative_to(ROOT).as_posix(), **parse_params(args.param)}
+    for name in chapters(toc):
+        src = next(ROOT.glob(name + ".*"))
+        dst = stage / src.relative_to(ROOT)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.suffix != ".ipynb" or (args.only and not any(o in name for o in args.only)):
+            shutil.copy(src, dst)
+            continue
+        t = time.time()
+        print(f"book: executing {src.relative_to(ROOT)}", flush=True)
+        papermill.execute_notebook(str(src), str(dst), parameters=params, cwd=str(ROOT), kernel_name="python3",
+                                   progress_bar=False, report_mode=False)
+        print(f"book: {src.name} took {time.time() - t:.0f} s", flush=True)
+    jb = Path(sys.executable).parent / "jupyter-book"
+    subprocess.run([str(jb), "build", str(stage), "--path-output", str(out)], check=True)
+    print(f"book: site at {out / '_build' / 'html' / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()

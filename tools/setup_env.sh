@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Create or reuse the project's virtual environment and install what a target needs.
+#   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,book]
+#   tools/setup_env.sh test   -> the same plus .[test]
+# The venv is .venv (override with VENV=...); torch comes from TORCH_SPEC (default torch==2.13.0, a CPU build).
+# Run as root it installs the Debian packages itself; otherwise it prints the apt-get line and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${1:-test}"
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+apt_pkgs=(espeak-ng fluidsynth timgm6mb-soundfont)
+command -v npm >/dev/null 2>&1 || apt_pkgs+=(npm)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: these Debian packages are missing. Install them, then run again:" >&2
+    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+# A plain `torch` would pull a multi-GB CUDA build; take the small CPU wheel unless torch is already there.
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+  echo "setup: installing torch (${TORCH_SPEC:-torch==2.13.0})"
+  "${pip[@]}" "${TORCH_SPEC:-torch==2.13.0}"
+fi
+extras="data,book"
+[ "$target" = test ] && extras="data,book,test"
+stamp="$VENV/.tsr-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing tsrlib[$extras]"
+  "${pip[@]}" -e ".[$extras]"
+  touch "$stamp"
+fi

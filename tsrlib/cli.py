@@ -1,0 +1,131 @@
+"""The ``tsr`` command: a thin typer front-end; every command parses, calls tsrlib, and prints.
+
+Bad input ends with a one-line ``error: ...`` on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from tsrlib import audio
+from tsrlib.errors import TsrError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Inference-time scaling for diffusion audio super-resolution.")
+data_app = typer.Typer(no_args_is_help=True, help="Build or index audio corpora.")
+app.add_typer(data_app, name="data")
+
+
+def _echo_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2))
+
+
+@app.command()
+def degrade(
+    input: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, ...)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the band-limited audio."),
+    cutoff: float = typer.Option(..., "--cutoff", help="Band limit in Hz (the paper uses 4000 and 8000)."),
+    filter: str = typer.Option("cheby1", "--filter", help="butter, cheby1, ellip, bessel or random."),
+    order: Optional[int] = typer.Option(None, "--order", help="Filter order (default 8; random draws 2-10)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for --filter random."),
+    sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the input's)."),
+) -> None:
+    """Low-pass a file at CUTOFF Hz, as super-resolution training does. Length and rate are kept."""
+    x, file_sr = audio.load(input, sr=None)
+    y = audio.degrade(x, file_sr, cutoff, filter=filter, order=order, seed=seed)  # type: ignore[arg-type]
+    if sr is not None:
+        y = audio.resample(y, file_sr, sr)
+    audio.save(output, y, sr or file_sr)
+    _echo_json({"output": str(output), "cutoff_hz": cutoff, "filter": filter, "sample_rate": sr or file_sr,
+                "num_samples": len(y)})
+
+
+@app.command()
+def lsd(
+    reference: Path = typer.Argument(..., help="Full-band reference audio."),
+    estimate: Path = typer.Argument(..., help="Audio to evaluate."),
+    sr: int = typer.Option(audio.MODEL_SR, "--sr", help="Evaluation rate in Hz; both files are resampled to it."),
+    cutoff: Optional[float] = typer.Option(None, "--cutoff", help="Also report LSD-HF and LSD-LF around this frequency (Hz)."),
+) -> None:
+    """Log-spectral distance between two files (n_fft 2048, hop 512, log10 power), as JSON."""
+    from tsrlib import metrics  # torch loads only for the commands that need it
+
+    ref, _ = audio.load(reference, sr=sr)
+    est, _ = audio.load(estimate, sr=sr)
+    n = min(len(ref), len(est))
+    if abs(len(ref) - len(est)) > 0.01 * sr:
+        warnings.warn(f"lengths differ by {abs(len(ref) - len(est))} samples; comparing the first {n}", stacklevel=1)
+    out = {"lsd": float(metrics.lsd(ref[:n], est[:n])[0]), "sr": sr}
+    if cutoff is not None:
+        audio.check_cutoff(cutoff, sr)
+        out["lsd_hf"] = float(metrics.lsd_hf(ref[:n], est[:n], sr, cutoff)[0])
+        out["lsd_lf"] = float(metrics.lsd_lf(ref[:n], est[:n], sr, cutoff)[0])
+        out["cutoff_hz"] = cutoff
+    _echo_json(out)
+
+
+@app.command()
+def cutoff(input: Path = typer.Argument(..., help="Audio file.")) -> None:
+    """Estimate the bandwidth (Hz) of a file from its cumulative log-spectral energy."""
+    x, file_sr = audio.load(input, sr=None)
+    _echo_json({"cutoff_hz": round(audio.detect_cutoff(x, file_sr), 1), "sample_rate": file_sr})
+
+
+@data_app.command("build")
+def data_build(
+    size: str = typer.Option("tiny", "--size", help="tiny (tests, < 1 min), small (the book) or full (training, hours)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default data/generated/SIZE)."),
+    seed: int = typer.Option(0, "--seed", help="Corpus seed: the same seed gives the same files, byte for byte."),
+    domains: str = typer.Option("speech,music,sfx", "--domains", help="Comma-separated subset of speech,music,sfx."),
+) -> None:
+    """Generate the deterministic synthetic corpus and its manifest (resumes after a kill)."""
+    from tsrlib.data import corpus
+
+    path = corpus.build(out or Path("data/generated") / size, size=size, seed=seed,
+                        domains=tuple(d.strip() for d in domains.split(",") if d.strip()))
+    _echo_json({"manifest": str(path)})
+
+
+@data_app.command("index")
+def data_index(
+    folder: Path = typer.Argument(..., help="Folder of audio files (VCTK, MusicCaps, ESC-50, ...)."),
+    domain: str = typer.Option(..., "--domain", help="speech, music or sfx."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Manifest to write (default FOLDER/manifest.csv)."),
+) -> None:
+    """Build a manifest (the synthetic corpus's columns) for a local folder of real recordings."""
+    from tsrlib.data import manifest
+
+    target = out or folder / "manifest.csv"
+    df = manifest.index_folder(folder, domain, target)
+    _echo_json({"manifest": str(target), "clips": len(df), "splits": df.split.value_counts().to_dict()})
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"notice: {message}", file=sys.stderr)
+
+
+def main() -> None:
+    """Console entry point: run the app; print tsrlib's errors on one line and exit 2."""
+    warnings.showwarning = _one_line_warning
+    try:
+        app(standalone_mode=False)
+    except (TsrError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Deterministic synthetic corpus (speech, music, sound effects) and manifests for real corpora."""

@@ -1,0 +1,19 @@
+"""The one exception type that user-facing code raises for bad input.
+
+The CLI turns an :class:`AudioInputError` into a one-line message and a non-zero exit,
+so a user never sees a traceback from deep inside numpy or torch.
+"""
+
+from __future__ import annotations
+
+
+class TsrError(Exception):
+    """Base class of every error tsrlib raises on purpose."""
+
+
+class AudioInputError(TsrError, ValueError):
+    """The audio given to tsrlib cannot be used (missing, corrupt, empty, silent, NaN, ...)."""
+
+
+class CheckpointError(TsrError, FileNotFoundError):
+    """A model checkpoint is missing or unreadable; the message says what to fetch and where."""
