@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SR = 24_000
 
@@ -20,3 +26,12 @@ def tiny_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus") / "tiny"
     corpus.build(out, size="tiny", progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The book built on the tiny corpus with one clip per domain; returns its html folder."""
+    out = tmp_path_factory.mktemp("site")  # build_book.py makes data/generated/tiny when it is missing
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--size", "tiny", "--out", str(out),
+                    "-p", "clips_per_domain=1"], cwd=ROOT, check=True)
+    return out / "_build" / "html"

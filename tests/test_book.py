@@ -1,28 +1,12 @@
 """Build the site (tiny corpus, few clips) and check each chapter page: audio, figures, widgets, no CDN."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, tiny_corpus):
-    out = tmp_path_factory.mktemp("site")
-    link = ROOT / "data" / "generated" / "tiny"
-    if not (link / "manifest.csv").exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "tsrlib.cli", "data", "build", "--size", "tiny"], cwd=ROOT, check=True,
-                       capture_output=True)
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--size", "tiny", "--out", str(out),
-                    "-p", "clips_per_domain=1"], cwd=ROOT, check=True)
-    return out / "_build" / "html"
 
 
 def chapter_pages(site):

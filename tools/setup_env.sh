@@ -2,6 +2,7 @@
 # Create or reuse the project's virtual environment and install what a target needs.
 #   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,book]
 #   tools/setup_env.sh test   -> the same plus .[test]
+#   tools/setup_env.sh test-slow -> the same plus Debian's chromium
 # The venv is .venv (override with VENV=...); torch comes from TORCH_SPEC (default torch==2.13.0, a CPU build).
 # Run as root it installs the Debian packages itself; otherwise it prints the apt-get line and stops.
 set -euo pipefail
@@ -11,6 +12,7 @@ VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
 
 apt_pkgs=(espeak-ng fluidsynth timgm6mb-soundfont)
+[ "$target" = test-slow ] && apt_pkgs+=(chromium)  # the headless-browser check
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(npm)
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -39,7 +41,7 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   "${pip[@]}" "${TORCH_SPEC:-torch==2.13.0}"
 fi
 extras="data,book"
-[ "$target" = test ] && extras="data,book,test"
+[ "$target" != book ] && extras="data,book,test"
 stamp="$VENV/.tsr-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing tsrlib[$extras]"
