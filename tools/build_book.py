@@ -86,7 +86,8 @@ def main() -> None:
     ap.add_argument("--size", default="small", help="corpus size the chapters read (tiny for a quick build)")
     ap.add_argument("--out", default=str(ROOT), help="the site goes to OUT/_build/html")
     ap.add_argument("-p", "--param", action="append", default=[], help="papermill parameter k=v for every chapter")
-    ap.add_argument("--only", action="append", default=[], help="execute only chapters whose file contains this")
+    ap.add_argument("--only", action="append", default=[],
+                    help="execute only chapters whose file contains this; others keep their last executed copy")
     args = ap.parse_args()
 
     import papermill
@@ -101,20 +102,23 @@ def main() -> None:
 
     out = Path(args.out).resolve()
     stage = out / "_build" / ".stage"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    if not args.only:  # a full build starts clean; --only keeps the chapters executed before
+        shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, stage / name)
-    shutil.copytree(VENDOR, stage / "_vendor")
-    shutil.copytree(ROOT / "book" / "_ext", stage / "book" / "_ext")
+    shutil.copytree(VENDOR, stage / "_vendor", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "book" / "_ext", stage / "book" / "_ext", dirs_exist_ok=True)
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     params = {"corpus_dir": corpus_dir.relative_to(ROOT).as_posix(), **parse_params(args.param)}
     for name in chapters(toc):
         src = next(ROOT.glob(name + ".*"))
         dst = stage / src.relative_to(ROOT)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.suffix != ".ipynb" or (args.only and not any(o in name for o in args.only)):
-            shutil.copy(src, dst)
+        skip = args.only and not any(o in name for o in args.only)
+        if src.suffix != ".ipynb" or (skip and dst.exists()):
+            if src.suffix != ".ipynb":
+                shutil.copy(src, dst)
             continue
         t = time.time()
         print(f"book: executing {src.relative_to(ROOT)}", flush=True)

@@ -77,6 +77,67 @@ def cutoff(input: Path = typer.Argument(..., help="Audio file.")) -> None:
     _echo_json({"cutoff_hz": round(audio.detect_cutoff(x, file_sr), 1), "sample_rate": file_sr})
 
 
+@app.command()
+def upsample(
+    input: Path = typer.Argument(..., help="Band-limited audio file."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the super-resolved audio."),
+    cutoff: str = typer.Option("auto", "--cutoff", help="Input bandwidth in Hz, or auto to detect it."),
+    steps: int = typer.Option(25, "--steps", help="Sampler steps."),
+    eta: float = typer.Option(0.0, "--eta", help="DDIM eta: 0 deterministic path, 1 ancestral (AudioSR's default)."),
+    solver: str = typer.Option("ddim", "--solver", help="ddim or heun."),
+    seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the model's, 24000)."),
+    model: str = typer.Option("tiny", "--model", help="tiny (diffusion), regression, or a .safetensors path."),
+) -> None:
+    """Super-resolve a band-limited file with the embedded model."""
+    from tsrlib.models import tiny
+    from tsrlib.train.trainer import pick_device
+    from tsrlib.upsample import upsample as run
+
+    m = tiny.load(model, pick_device(device))
+    x, file_sr = audio.load(input, sr=None)
+    res = run(m, x, file_sr, cutoff_hz=None if cutoff == "auto" else float(cutoff), seed=seed, steps=steps, eta=eta,
+              solver=solver)
+    y = res.audio[0]
+    if sr is not None and sr != res.sr:
+        y = audio.resample(y, res.sr, sr)
+    audio.save(output, y, sr or res.sr)
+    _echo_json({"output": str(output), "model": m.name, "cutoff_hz": round(res.cutoff_hz, 1), "sample_rate": sr or res.sr,
+                "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": res.nfe})
+
+
+@app.command()
+def train(
+    manifest: Path = typer.Option(Path("data/generated/small/manifest.csv"), "--manifest", help="Corpus manifest."),
+    out: Path = typer.Option(Path("runs/tiny"), "--out", help="Run folder: checkpoints and log.csv (resumes if present)."),
+    mode: str = typer.Option("diffusion", "--mode", help="diffusion (v-prediction) or regression (L2 baseline)."),
+    steps: int = typer.Option(6000, "--steps"),
+    batch: int = typer.Option(16, "--batch"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    hidden: int = typer.Option(128, "--hidden", help="Channels of the network."),
+    seed: int = typer.Option(0, "--seed"),
+    hf_gain_db: float = typer.Option(4.0, "--hf-gain-db", help="Spread (dB) of the removed band's level in targets."),
+    device: str = typer.Option("auto", "--device"),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
+) -> None:
+    """Train the embedded model (or its regression baseline) on a corpus manifest."""
+    from tsrlib.train.trainer import TrainConfig
+    from tsrlib.train.trainer import train as run
+
+    if mode not in ("diffusion", "regression"):
+        raise typer.BadParameter("mode must be diffusion or regression")
+    cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, hidden=hidden,
+                      seed=seed, hf_gain_db=hf_gain_db, device=device)
+    model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    if export is not None:
+        from tsrlib.train.trainer import export_with_provenance
+
+        model.name = "tiny" if mode == "diffusion" else "regression"
+        export_with_provenance(model, cfg, export, command="tsr " + " ".join(sys.argv[1:]))
+    _echo_json({"run": str(out), "exported": str(export) if export else None})
+
+
 @data_app.command("build")
 def data_build(
     size: str = typer.Option("tiny", "--size", help="tiny (tests, < 1 min), small (the book) or full (training, hours)."),

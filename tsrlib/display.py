@@ -57,18 +57,28 @@ def spectrogram(ax, x: np.ndarray, sr: int, title: str = "", *, vmin: float = -1
     ax.grid(False)
 
 
-def spectrogram_row(signals: dict[str, np.ndarray], sr: int, *, cutoffs: dict[str, float] | None = None,
-                    height: float = 2.6, suptitle: str = ""):
-    """One figure with a spectrogram per entry of ``signals``, side by side. Returns the figure."""
-    fig, axes = plt.subplots(1, len(signals), figsize=(3.6 * len(signals), height), sharey=True, squeeze=False)
-    for ax, (k, v) in zip(axes[0], signals.items()):
+def spectrogram_grid(signals: dict[str, np.ndarray], sr: int, *, ncols: int = 4, cutoffs: dict[str, float] | None = None,
+                     height: float = 2.6, suptitle: str = ""):
+    """One figure with a spectrogram per entry of ``signals`` (label -> audio ``[T]``), ``ncols`` per row."""
+    ncols = min(ncols, len(signals))
+    nrows = -(-len(signals) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, height * nrows), sharey=True, squeeze=False)
+    for ax, (k, v) in zip(axes.flat, signals.items()):
         spectrogram(ax, v, sr, k, cutoff_hz=(cutoffs or {}).get(k))
-    for ax in axes[0][1:]:
-        ax.set_ylabel("")
+    for i, ax in enumerate(axes.flat):
+        if i >= len(signals):
+            ax.set_visible(False)
+        elif i % ncols:
+            ax.set_ylabel("")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def spectrogram_row(signals: dict[str, np.ndarray], sr: int, **kw):
+    """:func:`spectrogram_grid` with every entry side by side in one row."""
+    return spectrogram_grid(signals, sr, ncols=len(signals), **kw)
 
 
 def _png(fig) -> bytes:

@@ -1,0 +1,102 @@
+"""The embedded model: codec, consistency step, persistence, baselines, and the shipped weights."""
+
+import numpy as np
+import pytest
+import torch
+
+from tsrlib import audio, metrics, sampler
+from tsrlib.errors import CheckpointError
+from tsrlib.models import baselines, tiny
+
+SR = 24_000
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    torch.manual_seed(0)
+    m = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2))).eval()
+    for p in m.net.out.parameters():  # the output layer starts at zero; give it something to say
+        torch.nn.init.normal_(p, std=0.05)
+    return m
+
+
+@pytest.fixture
+def speechlike():
+    """3 s of a pitched, formant-ish signal with energy up to 11 kHz."""
+    t = np.arange(3 * SR) / SR
+    rng = np.random.default_rng(0)
+    x = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 70)) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    x = x + 0.02 * rng.standard_normal(len(t))
+    return (0.1 * x / np.std(x)).astype(np.float32)
+
+
+def test_codec_round_trip(speechlike):
+    codec = tiny.STFTCodec(tiny.ModelConfig())
+    x = torch.from_numpy(speechlike)[None]
+    z = codec.encode(x)
+    assert z.shape == (1, 514, codec.frames(len(speechlike)))
+    torch.testing.assert_close(codec.decode(z, len(speechlike)), x, atol=1e-4, rtol=0)
+
+
+def test_decode_keeps_the_input_band_and_its_level(random_model, speechlike):
+    lr = audio.degrade(speechlike, SR, 4000, "ellip")
+    cond = random_model.condition(0.3 * lr, SR, 4000)
+    out = sampler.generate(random_model, cond, seed=0, indices=range(2), steps=3, eta=1.0).audio
+    assert out.shape == (2, len(lr))
+    # below the crossfade, the output is the input, its level restored too: within 1 dB (LSD 0.1), the rest
+    # being leakage of the invented band through the STFT's overlapping frames
+    assert metrics.lsd_lf(0.3 * lr, out, SR, 4000 - random_model.cfg.crossfade_hz).max() < 0.1
+    # above it, the model wrote something: different candidates differ
+    assert metrics.lsd_hf(out[0], out[1:], SR, 4500)[0] > 0.1
+
+
+def test_condition_detects_cutoff_and_resamples(random_model, speechlike):
+    lr16 = audio.resample(audio.degrade(speechlike, SR, 6000), SR, 16_000)
+    cond = random_model.condition(lr16, 16_000)
+    assert cond.sr == SR and cond.extra["length"] == len(speechlike)
+    assert cond.cutoff_hz == pytest.approx(6000, rel=0.1)
+    assert random_model.noise_shape(cond) == (514, len(speechlike) // 128 + 1)
+
+
+def test_save_load_round_trip(random_model, speechlike, tmp_path):
+    path = random_model.save(tmp_path / "m.safetensors")
+    loaded = tiny.load(path)
+    assert loaded.cfg == random_model.cfg
+    cond = random_model.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
+    a = sampler.generate(random_model, cond, seed=1, indices=range(2), steps=4).audio
+    b = sampler.generate(loaded, cond, seed=1, indices=range(2), steps=4).audio
+    assert np.max(np.abs(a - b)) < 1e-2  # fp16 weights
+
+
+def test_missing_or_foreign_checkpoint_gives_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="tsr train"):
+        tiny.load(tmp_path / "nothing.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not a tsrlib checkpoint"):
+        tiny.load(tmp_path / "junk.safetensors")
+
+
+def test_guidance_is_refused(random_model, speechlike):
+    cond = random_model.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
+    with pytest.raises(ValueError, match="guidance"):
+        random_model.denoise(torch.zeros(1, 514, 10), torch.ones(1), cond, guidance_scale=3.0)
+
+
+def test_oracle_noise_fill_beats_the_input_and_finds_a_level(speechlike):
+    lr = audio.degrade(speechlike, SR, 4000)
+    filled, gain = baselines.oracle_noise_fill(lr, speechlike, SR, 4000)
+    assert -100 < gain < 0
+    assert metrics.lsd(speechlike, filled)[0] < 0.7 * metrics.lsd(speechlike, lr)[0]
+    worse = baselines.noise_fill(lr, SR, 4000, gain + 12)
+    assert metrics.lsd(speechlike, worse)[0] > metrics.lsd(speechlike, filled)[0]
+
+
+def test_long_input_is_chunked_and_reproducible(random_model, speechlike):
+    from tsrlib.upsample import upsample
+
+    x = audio.degrade(np.tile(speechlike, 3), SR, 4000)  # 9 s, chunks of 4 s with 1 s overlap
+    a = upsample(random_model, x, SR, cutoff_hz=4000, seed=2, indices=(0, 1), steps=2, chunk_seconds=4, overlap_seconds=1)
+    b = upsample(random_model, x, SR, cutoff_hz=4000, seed=2, indices=(1,), steps=2, chunk_seconds=4, overlap_seconds=1)
+    assert a.audio.shape == (2, len(x))
+    np.testing.assert_allclose(a.audio[1], b.audio[0], atol=1e-5)
+    assert a.nfe == 3 * 2 * 2  # chunks x candidates x steps

@@ -1,0 +1,86 @@
+"""The shipped weights: they load, sample reproducibly, beat the input, and leave search something to find."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tsrlib import audio, evaluate, metrics, sampler
+from tsrlib.data import manifest
+from tsrlib.models import tiny
+
+SR = 24_000
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny.load("tiny")
+
+
+@pytest.fixture(scope="module")
+def speech_clip(tiny_corpus):
+    row = manifest.load(tiny_corpus / "manifest.csv", domain="speech", split="test").iloc[1]  # an espeak-ng voice
+    return audio.load(row.abspath, sr=SR)[0][: 3 * SR]
+
+
+def test_weights_are_small_and_described():
+    for name in ("tiny", "regression"):
+        path = tiny.WEIGHTS_DIR / f"{name}.safetensors"
+        assert path.stat().st_size <= 16 * 2**20
+        info = json.loads(path.with_suffix(".json").read_text())
+        assert info["parameters"] <= 8_000_000 and info["command"].startswith("tsr train")
+        assert info["train_seconds"] > 0 and info["hardware"]
+
+
+def test_same_seed_same_audio_other_seed_other_audio(model, speech_clip):
+    cond = model.condition(audio.degrade(speech_clip, SR, 4000), SR, 4000)
+    a = sampler.generate(model, cond, seed=5, indices=[0, 1], steps=8, eta=1.0).audio
+    b = sampler.generate(model, cond, seed=5, indices=[0, 1], steps=8, eta=1.0).audio
+    np.testing.assert_array_equal(a, b)
+    assert metrics.lsd(a[0], a[1])[0] > 0.05
+
+
+@pytest.mark.parametrize("cutoff", [4000, 8000])
+def test_a_sample_beats_the_input_and_best_of_n_beats_a_sample(model, speech_clip, cutoff):
+    rows, _ = evaluate.compare_methods(model, None, speech_clip, SR, cutoff, n=8, steps=10, eta=1.0)
+    mean = rows.groupby("method").LSD.mean()
+    assert mean["diffusion"] < 0.8 * mean["input"]
+    # the oracle best of 8 is well below the average sample: search has something to find
+    assert mean["best of 8 (oracle)"] < 0.99 * mean["diffusion"]
+
+
+def test_regression_model_is_deterministic(speech_clip):
+    reg = tiny.load("regression")
+    cond = reg.condition(audio.degrade(speech_clip, SR, 4000), SR, 4000)
+    out = sampler.generate(reg, cond, seed=0, indices=range(3))
+    assert out.nfe == 3 and np.allclose(out.audio[0], out.audio[2])
+
+
+def test_upsample_cli_is_reproducible_and_resamples(speech_clip, tmp_path):
+    src = tmp_path / "lr.wav"
+    sf.write(src, audio.resample(audio.degrade(speech_clip, SR, 4000), SR, 8000), 8000)  # telephone-band input
+    cmd = [sys.executable, "-m", "tsrlib.cli", "upsample", src, "--steps", "6", "--seed", "3"]
+    r1 = subprocess.run([*map(str, cmd), "-o", str(tmp_path / "a.wav")], capture_output=True, text=True)
+    r2 = subprocess.run([*map(str, cmd), "-o", str(tmp_path / "b.wav"), "--sr", "48000"], capture_output=True, text=True)
+    subprocess.run([*map(str, cmd), "-o", str(tmp_path / "c.wav")], check=True, capture_output=True)
+    assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
+    info = json.loads(r1.stdout)
+    assert info["nfe"] == 6 and info["cutoff_hz"] == pytest.approx(3900, rel=0.1)
+    a, sa = sf.read(tmp_path / "a.wav")
+    c, _ = sf.read(tmp_path / "c.wav")
+    b, sb = sf.read(tmp_path / "b.wav")
+    assert sa == 24_000 and sb == 48_000 and len(a) == len(speech_clip) and abs(len(b) - 2 * len(a)) <= 2
+    np.testing.assert_array_equal(a, c)
+
+
+def test_upsample_cli_errors(tmp_path):
+    sf.write(tmp_path / "x.wav", np.zeros(8000, np.float32), 8000)
+    r = subprocess.run([sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "x.wav"), "-o", str(tmp_path / "o.wav")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "silent" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "x.wav"), "-o", str(tmp_path / "o.wav"),
+                        "--model", str(tmp_path / "none.safetensors")], capture_output=True, text=True)
+    assert r.returncode == 2 and "tsr train" in r.stderr

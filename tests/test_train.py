@@ -1,0 +1,70 @@
+"""The trainer: it learns, logs, checkpoints, and resumes to the very same weights; its plug-in points work."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import torch
+
+from tsrlib.train import trainer
+from tsrlib.train.timesteps import UniformTimesteps
+
+
+def config(corpus, out, **kw):
+    base = dict(manifest=str(corpus / "manifest.csv"), out=str(out), steps=6, batch=2, segment_seconds=0.25, hidden=16,
+                val_every=6, ckpt_every=3, log_every=2, val_clips=1, seed=3, device="cpu", warmup=2)
+    return trainer.TrainConfig(**{**base, **kw})
+
+
+def weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_resume_after_a_kill_gives_identical_weights(tiny_corpus, tmp_path, monkeypatch):
+    straight = trainer.train(config(tiny_corpus, tmp_path / "a"), log=lambda m: None)
+    log = pd.read_csv(tmp_path / "a" / "log.csv")
+    assert list(log.step) == [2, 4, 6] and log.val_lsd_4k.notna().iloc[-1] and log.val_lsd_4k.iloc[-1] > 0
+
+    # run 3 steps (a checkpoint is written), then "kill" and start again with the full config
+    trainer.train(config(tiny_corpus, tmp_path / "b", steps=3), log=lambda m: None)
+    messages = []
+    resumed = trainer.train(config(tiny_corpus, tmp_path / "b"), log=messages.append)
+    assert any("resumed" in m and "step 3" in m for m in messages)
+    torch.testing.assert_close(weights(resumed), weights(straight), atol=0, rtol=0)
+
+
+def test_loss_falls_on_a_fixed_batch(tiny_corpus, tmp_path):
+    cfg = config(tiny_corpus, tmp_path / "c", steps=40, lr=3e-3, val_every=1000, ckpt_every=1000, log_every=20)
+    trainer.train(cfg, log=lambda m: None)
+    log = pd.read_csv(tmp_path / "c" / "log.csv")
+    assert log.loss.iloc[-1] < 0.8 * log.loss.iloc[0]
+
+
+def test_plug_in_points_are_called(tiny_corpus, tmp_path):
+    seen = {"t": [], "features": None}
+
+    class Recording(UniformTimesteps):
+        def observe(self, t, losses):
+            seen["t"].append(t.clone())
+
+    def extra(ctx):
+        seen["features"] = [f.shape for f in ctx.features]
+        return 0.0 * ctx.pred.mean()
+
+    trainer.train(config(tiny_corpus, tmp_path / "d", steps=2, val_every=100), timestep_sampler=Recording(),
+                  extra_losses=[extra], log=lambda m: None)
+    assert len(seen["t"]) == 2 and seen["t"][0].shape == (2,)
+    assert seen["features"] and all(s[:2] == (2, 16) for s in seen["features"])
+
+
+def test_regression_mode_and_export_through_the_cli(tiny_corpus, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tsrlib.cli", "train", "--manifest", tiny_corpus / "manifest.csv", "--out",
+                          tmp_path / "r", "--mode", "regression", "--steps", "2", "--batch", "2", "--hidden", "16",
+                          "--device", "cpu", "--export", tmp_path / "r.safetensors"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["exported"].endswith("r.safetensors")
+    from tsrlib.models import tiny
+
+    m = tiny.load(tmp_path / "r.safetensors")
+    assert m.is_regression and m.name == "regression"

@@ -1,0 +1,1 @@
+"""Diffusion super-resolution models behind one protocol (see protocol.py)."""

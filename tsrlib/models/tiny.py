@@ -1,0 +1,330 @@
+"""The embedded diffusion SR model: a small network on compressed complex STFTs.
+
+Representation. Audio at 24 kHz goes through an STFT (n_fft 512, hop 128, Hann; 257 bins of 46.9 Hz,
+5.3 ms hop) whose magnitude is compressed, ``X_c = |X|^0.3 * exp(i angle X)``, as speech-enhancement
+diffusion models do: the compression evens out the 60-80 dB between the low and the high band so one
+Gaussian noise level suits both, and the output inverts directly with an inverse STFT (no vocoder).
+Real and imaginary parts of all bins are stacked as channels: ``x`` has shape ``[N, 514, frames]``.
+
+Network. :class:`FrameNet` treats frequency as channels and convolves over time: an input
+convolution, residual blocks with dilations 1-8 (receptive field about 0.3 s) and FiLM conditioning
+on the diffusion time, and an output convolution. Its input is the noisy ``x_t``, the band-limited
+input's compressed STFT, and a per-bin mask of the given band.
+
+Denoiser. Writing ``y = x_t / alpha`` and ``s = sigma / alpha`` (the noise level of ``y``), the network sees
+``y`` scaled to unit variance (``c_in``, as in Karras et al. 2022) and predicts, per bin and frame, a mean
+``mu`` and a local standard deviation ``sd``. The clean estimate is their per-bin Wiener combination,
+``x0 = mu + sd^2 / (s^2 + sd^2) (y - mu)``, the exact posterior mean if the bin were Gaussian. The
+combination is pointwise, so the network, whose 128 channels could never carry the per-bin noise of 514
+input channels, only has to say how loud each bin should be, not which noise to remove. Bins of the given
+band are pinned to the input (inpainting). Towards the sampler the model speaks v:
+``v = (alpha x_t - x0) / sigma``.
+The same backbone trained with a plain L2 loss on ``x0`` from the condition alone is the
+deterministic regression baseline (``mode="regression"``).
+
+After generation, :meth:`TinySR.decode` restores the input's low band (bins below the cutoff,
+with a linear crossfade over ``crossfade_hz``), as AudioSR does, then undoes the input's loudness
+normalisation. Chapter 2 of the book teaches this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tsrlib import audio as tsa
+from tsrlib import schedule
+from tsrlib.errors import CheckpointError
+from tsrlib.models.protocol import Condition
+
+LEVEL_DBFS = -23.0  # inputs are normalised to this RMS level before the network sees them
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in the checkpoint's metadata."""
+
+    sr: int = tsa.MODEL_SR
+    n_fft: int = 512
+    hop: int = 128
+    compress: float = 0.3
+    hidden: int = 256
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
+    emb: int = 128
+    mode: str = "diffusion"  # or "regression"
+    crossfade_hz: float = 400.0
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+# ------------------------------------------------------------------------------------------ STFT codec
+class STFTCodec:
+    """Audio ``[N, T]`` <-> compressed complex STFT ``[N, 2F, frames]`` (real parts, then imaginary parts)."""
+
+    def __init__(self, cfg: ModelConfig):
+        self.cfg = cfg
+        self._win: dict[torch.device, torch.Tensor] = {}
+
+    def window(self, device: torch.device) -> torch.Tensor:
+        if device not in self._win:
+            self._win[device] = torch.hann_window(self.cfg.n_fft, device=device)
+        return self._win[device]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(x.float(), self.cfg.n_fft, self.cfg.hop, window=self.window(x.device), center=True,
+                          return_complex=True)
+        mag = spec.abs().clamp_min(1e-12)
+        spec = spec * (mag ** (self.cfg.compress - 1))
+        return torch.cat([spec.real, spec.imag], dim=1)
+
+    def to_complex(self, z: torch.Tensor) -> torch.Tensor:
+        f = self.cfg.bins
+        spec = torch.complex(z[:, :f].float(), z[:, f:].float())
+        mag = spec.abs().clamp_min(1e-12)
+        return spec * (mag ** (1 / self.cfg.compress - 1))
+
+    def decode(self, z: torch.Tensor, length: int) -> torch.Tensor:
+        return torch.istft(self.to_complex(z), self.cfg.n_fft, self.cfg.hop, window=self.window(z.device),
+                           center=True, length=length)
+
+    def frames(self, length: int) -> int:
+        return length // self.cfg.hop + 1
+
+    def bin_freqs(self) -> torch.Tensor:
+        return torch.arange(self.cfg.bins, dtype=torch.float32) * self.cfg.sr / self.cfg.n_fft
+
+
+# -------------------------------------------------------------------------------------------- network
+class TimeEmbedding(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.SiLU(), nn.Linear(2 * dim, 2 * dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+        args = 1000.0 * t.float()[:, None] * freqs[None]
+        return self.mlp(torch.cat([args.sin(), args.cos()], dim=1))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int, dilation: int, emb: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(8, ch)
+        self.conv1 = nn.Conv1d(ch, ch, 3, padding=dilation, dilation=dilation)
+        self.film = nn.Linear(emb, 2 * ch)
+        self.norm2 = nn.GroupNorm(8, ch)
+        self.conv2 = nn.Conv1d(ch, ch, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(nn.functional.silu(self.norm1(x)))
+        scale, shift = self.film(emb).unsqueeze(-1).chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        return x + self.conv2(nn.functional.silu(h))
+
+
+class FrameNet(nn.Module):
+    """``(x_t [N, 2F, L], cond [N, 2F, L], band mask [N, F], t [N]) -> v [N, 2F, L]``; optionally block features.
+
+    The band mask is constant over time, so it enters as a learned per-channel bias (a linear map of
+    the ``[F]`` mask) instead of ``F`` extra input channels: the same function, without its cost per frame.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        f = cfg.bins
+        self.inp = nn.Conv1d(4 * f, cfg.hidden, 3, padding=1)
+        self.band = nn.Linear(f, cfg.hidden)
+        self.temb = TimeEmbedding(cfg.emb)
+        self.blocks = nn.ModuleList(ResBlock(cfg.hidden, d, 2 * cfg.emb) for d in cfg.dilations)
+        self.out_norm = nn.GroupNorm(8, cfg.hidden)
+        self.out = nn.Conv1d(cfg.hidden, 3 * f, 3, padding=1)  # a mean for 2F channels, a log-std for F bins
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        # per-channel standard deviation of clean data, set from training data by the trainer
+        self.register_buffer("sigma_data", torch.full((2 * f,), 0.3))
+
+    def forward(self, x_t, cond, mask, t, return_features: bool = False):
+        h = self.inp(torch.cat([x_t, cond], dim=1)) + self.band(mask).unsqueeze(-1)
+        emb = self.temb(t)
+        feats = []
+        for blk in self.blocks:
+            h = blk(h, emb)
+            feats.append(h)
+        out = self.out(nn.functional.silu(self.out_norm(h)))
+        return (out, feats) if return_features else out
+
+
+# ------------------------------------------------------------------------------------- protocol wrapper
+class TinySR(nn.Module):
+    """The embedded model behind the :class:`~tsrlib.models.protocol.SRDiffusionModel` protocol."""
+
+    def __init__(self, cfg: ModelConfig = ModelConfig(), name: str = "tiny"):
+        super().__init__()
+        self.cfg = cfg
+        self.name = name
+        self.sr = cfg.sr
+        self.codec = STFTCodec(cfg)
+        self.net = FrameNet(cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def is_regression(self) -> bool:
+        return self.cfg.mode == "regression"
+
+    # -- conditioning -----------------------------------------------------------------------------------
+    def band_mask(self, cutoff_hz: torch.Tensor | float, n: int = 1) -> torch.Tensor:
+        """``[n, F]``: 1 for bins below the cutoff (the given band), 0 above. ``cutoff_hz`` scalar or ``[n]``."""
+        c = torch.as_tensor(cutoff_hz, dtype=torch.float32, device=self.device).reshape(-1, 1)
+        m = (self.codec.bin_freqs().to(self.device)[None] < c).float()
+        return m.expand(n, -1) if c.shape[0] == 1 else m
+
+    def features(self, lr: torch.Tensor, cutoff_hz: torch.Tensor | float) -> dict[str, torch.Tensor]:
+        """Network inputs for band-limited audio ``lr [N, T]`` (already at the model rate and level)."""
+        z = self.codec.encode(lr)
+        return {"cond": z, "mask": self.band_mask(cutoff_hz, z.shape[0])}
+
+    def condition(self, lr_audio: np.ndarray, sr: int, cutoff_hz: float | None = None) -> Condition:
+        """Prepare band-limited audio ``[T]`` at any rate: resample, check, detect the cutoff, normalise the level."""
+        x = tsa.check_audio(lr_audio, sr, name="input")
+        if sr != self.sr:
+            x = tsa.resample(x, sr, self.sr)
+        cutoff = tsa.detect_cutoff(x, self.sr) if cutoff_hz is None else float(cutoff_hz)
+        tsa.check_cutoff(cutoff, self.sr)
+        x, loud = tsa.normalize_loudness(x, LEVEL_DBFS)
+        feats = self.features(torch.from_numpy(x)[None].to(self.device), cutoff)
+        return Condition(audio=x, sr=self.sr, cutoff_hz=cutoff, features=feats,
+                         extra={"loudness": loud, "length": len(x)})
+
+    def noise_shape(self, cond: Condition) -> tuple[int, ...]:
+        return tuple(cond.features["cond"].shape[1:])
+
+    # -- network ----------------------------------------------------------------------------------------
+    def preconditioning(self, t: torch.Tensor, device: torch.device):
+        """``(alpha, sigma, s, c_in, c_out)`` for times ``t [N]``, each broadcastable to ``[N, 2F, L]``.
+
+        ``s = sigma / alpha`` is the noise level of ``y = x_t / alpha``; ``c_in`` scales ``y`` to unit variance
+        for the network's input and ``c_out`` is the loss scale (EDM), both from the per-bin data std.
+        """
+        a, sig = schedule.alpha_sigma(t.double().to(device))
+        a, sig = a.float().view(-1, 1, 1), sig.float().view(-1, 1, 1)
+        s_ve = sig / a.clamp_min(1e-8)
+        sd = self.net.sigma_data.view(1, -1, 1)
+        norm = (s_ve**2 + sd**2).sqrt()
+        return a, sig, s_ve, 1 / norm, s_ve * sd / norm
+
+    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor,
+                   return_features: bool = False):
+        """The clean estimate ``x0 [N, 2F, L]``: a per-bin Wiener combination of the network's mean and ``y``.
+
+        The network predicts, per bin and frame, a mean ``mu`` and a log standard deviation; with
+        ``w = std^2 / (s^2 + std^2)``, ``x0 = mu + w (y - mu)``. Bins of the given band (``mask``) are the input's.
+        Returns ``x0`` or ``(x0, network output, block features)``.
+        """
+        a, _, s_ve, c_in, _ = self.preconditioning(t, x_t.device)
+        y = x_t / a.clamp_min(1e-8)
+        out, feats = self.net(c_in * y, cond, mask, t, return_features=True)
+        f = self.cfg.bins
+        log_sd = (out[:, 2 * f :] + self.net.sigma_data[:f].clamp_min(1e-3).log().view(1, -1, 1)).clamp(-12.0, 4.0)
+        var = torch.cat([log_sd, log_sd], dim=1).mul(2).exp()
+        known = torch.cat([mask, mask], dim=1).unsqueeze(-1)
+        mu = known * cond + (1 - known) * out[:, : 2 * f]
+        x0 = mu + (1 - known) * var / (s_ve**2 + var) * (y - mu)
+        return (x0, out, feats) if return_features else x0
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: Condition, guidance_scale: float = 1.0):
+        """v-prediction for ``x_t [N, 2F, L]`` at times ``t [N]``; returns ``(v, 1)`` (one evaluation per candidate).
+
+        This model has no classifier-free guidance; ``guidance_scale`` must be 1.
+        """
+        if guidance_scale != 1.0:
+            raise ValueError("the embedded model is not trained for classifier-free guidance; use guidance_scale=1")
+        n = x_t.shape[0]
+        c, m = cond.features["cond"], cond.features["mask"]
+        x0 = self.predict_x0(x_t, t.to(x_t.device), c.expand(n, -1, -1), m.expand(n, -1))
+        a, s, *_ = self.preconditioning(t, x_t.device)
+        return (a * x_t - x0) / s.clamp_min(1e-8), 1
+
+    def regress(self, cond: Condition, n: int = 1) -> torch.Tensor:
+        """The regression baseline's ``x0`` estimate ``[n, 2F, L]``: the network's mean, the input's band kept."""
+        c, m = cond.features["cond"], cond.features["mask"]
+        return self.regression_x0(c.expand(n, -1, -1), m.expand(n, -1))
+
+    def regression_x0(self, cond: torch.Tensor, mask: torch.Tensor, return_features: bool = False):
+        """``x0`` of the regression baseline from ``cond [N, 2F, L]`` and ``mask [N, F]`` (no noisy input, t = 0)."""
+        out, feats = self.net(torch.zeros_like(cond), cond, mask, torch.zeros(cond.shape[0], device=cond.device),
+                              return_features=True)
+        known = torch.cat([mask, mask], dim=1).unsqueeze(-1)
+        x0 = known * cond + (1 - known) * out[:, : 2 * self.cfg.bins]
+        return (x0, out, feats) if return_features else x0
+
+    # -- output -----------------------------------------------------------------------------------------
+    def consistency(self, x0: torch.Tensor, cond: Condition) -> torch.Tensor:
+        """Replace bins below the cutoff by the input's, with a linear crossfade over ``crossfade_hz``."""
+        f = self.codec.bin_freqs().to(x0.device)
+        lo = cond.cutoff_hz - self.cfg.crossfade_hz
+        w = ((cond.cutoff_hz - f) / max(self.cfg.crossfade_hz, 1e-6)).clamp(0, 1)  # 1 deep in the band, 0 above it
+        w = torch.where(f <= lo, torch.ones_like(w), w)
+        w = torch.cat([w, w])[None, :, None]
+        return w * cond.features["cond"] + (1 - w) * x0
+
+    def decode(self, x0: torch.Tensor, cond: Condition) -> np.ndarray:
+        """Candidates ``x0 [N, 2F, L]`` to audio ``[N, T]`` float32 at the model rate, at the input's level."""
+        z = self.consistency(x0.float(), cond)
+        y = self.codec.decode(z, cond.extra["length"]).cpu().numpy()
+        return np.stack([cond.extra["loudness"].undo(r) for r in y])
+
+    # -- persistence ------------------------------------------------------------------------------------
+    def save(self, path: str | Path, half: bool = True) -> Path:
+        """Write weights as safetensors (fp16 by default) with the config in the metadata."""
+        from safetensors.torch import save_file
+
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu() for k, v in self.net.state_dict().items()}
+        save_file(state, str(p), metadata={"tsr_config": json.dumps(asdict(self.cfg)), "name": self.name})
+        return p
+
+
+PACKAGED = {"tiny": "tiny.safetensors", "regression": "regression.safetensors"}
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") -> TinySR:
+    """Load the shipped ``tiny`` (diffusion) or ``regression`` model, or a safetensors file written by :meth:`TinySR.save`.
+
+    Raises :class:`CheckpointError` naming the command that makes the missing file.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    p = WEIGHTS_DIR / PACKAGED[str(name_or_path)] if str(name_or_path) in PACKAGED else Path(name_or_path)
+    if not p.is_file():
+        raise CheckpointError(
+            f"checkpoint {p} not found. The shipped weights live in tsrlib/models/weights/; "
+            f"make them with `tsr train --mode diffusion` (or --mode regression) and `--export {p}`")
+    try:
+        with safe_open(str(p), "pt") as f:
+            meta = f.metadata() or {}
+        raw = json.loads(meta["tsr_config"])
+    except Exception as e:
+        raise CheckpointError(f"{p}: not a tsrlib checkpoint ({e})") from None
+    raw["dilations"] = tuple(raw["dilations"])
+    model = TinySR(ModelConfig(**raw), name=meta.get("name", p.stem))
+    state = {k: v.float() for k, v in load_file(str(p)).items()}
+    model.net.load_state_dict(state)
+    return model.to(device).eval()

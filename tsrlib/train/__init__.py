@@ -1,0 +1,1 @@
+"""Training the embedded model: data, timestep samplers, losses and the loop."""

@@ -1,0 +1,79 @@
+"""Training batches: random segments of corpus clips, band-limited with random cutoffs and filters.
+
+Each example is a random crop of a training clip, low-passed at a cutoff drawn from a mix of the
+paper's settings (4 and 8 kHz, jittered by 10 %) and a uniform range (2-11 kHz), with a random filter
+family and order (:func:`tsrlib.audio.degrade` with ``filter="random"``), then brought to the model's
+input level. So the model sees the inputs it will get, and cannot key on one filter's shape.
+
+The removed band's level is also varied (``hf_gain_db``): the target is the input plus the removed band
+times a gain drawn uniformly within +-``hf_gain_db`` dB. Real recording chains (microphones, rooms, codecs)
+differ in how much top octave they keep for the same low band; the synthetic voices do not, and without
+this the model would learn an almost deterministic high band that leaves inference-time search nothing to find.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tsrlib import audio as tsa
+from tsrlib.data import manifest as mf
+from tsrlib.models.tiny import LEVEL_DBFS
+
+
+@dataclass
+class Batch:
+    hr: torch.Tensor  # [B, T] full-band target at the model's level
+    lr: torch.Tensor  # [B, T] band-limited input at the same gain
+    cutoff: torch.Tensor  # [B] Hz
+
+
+class SegmentSampler:
+    """Holds the clips of one split in memory and draws :class:`Batch` es from a numpy generator."""
+
+    def __init__(self, manifest_path, split: str = "train", domains=mf.DOMAINS, segment_seconds: float = 0.75,
+                 sr: int = tsa.MODEL_SR, cutoff_range: tuple[float, float] = (2000.0, 11000.0), hf_gain_db: float = 0.0):
+        df = mf.load(manifest_path, split=split)
+        df = df[df.domain.isin(domains)]
+        if df.empty:
+            raise ValueError(f"{manifest_path}: no {split} clips in domains {domains}")
+        self.clips = [tsa.load(p, sr=sr)[0] for p in df.abspath]
+        self.domains = list(df.domain)
+        self.n = int(segment_seconds * sr)
+        self.sr = sr
+        self.cutoff_range = cutoff_range
+        self.hf_gain_db = hf_gain_db
+
+    def draw_cutoff(self, rng: np.random.Generator) -> float:
+        if rng.uniform() < 0.5:
+            return float(rng.choice([4000.0, 8000.0]) * rng.uniform(0.9, 1.1))
+        return float(rng.uniform(*self.cutoff_range))
+
+    def crop(self, rng: np.random.Generator) -> np.ndarray:
+        for _ in range(20):
+            x = self.clips[int(rng.integers(len(self.clips)))]
+            if len(x) < self.n:
+                x = np.pad(x, (0, self.n - len(x)))
+            s = int(rng.integers(0, len(x) - self.n + 1))
+            seg = x[s : s + self.n]
+            if tsa.rms_dbfs(seg) > -50:
+                return seg
+        return seg
+
+    def batch(self, size: int, rng: np.random.Generator) -> Batch:
+        hr, lr, cut = [], [], []
+        for _ in range(size):
+            x = self.crop(rng)
+            c = self.draw_cutoff(rng)
+            y = tsa.degrade(x, self.sr, c, "random", seed=int(rng.integers(2**31)))
+            if self.hf_gain_db:
+                x = y + (x - y) * np.float32(10 ** (rng.uniform(-self.hf_gain_db, self.hf_gain_db) / 20))
+            level = max(tsa.rms_dbfs(y), tsa.rms_dbfs(x) - 30)  # a nearly empty low band must not explode the gain
+            gain = 10 ** ((LEVEL_DBFS - level + rng.uniform(-3, 3)) / 20)
+            hr.append(x * gain)
+            lr.append(y * gain)
+            cut.append(c)
+        return Batch(torch.from_numpy(np.stack(hr)).float(), torch.from_numpy(np.stack(lr)).float(),
+                     torch.tensor(cut, dtype=torch.float32))

@@ -1,0 +1,242 @@
+"""The training loop of the embedded model, diffusion (v-prediction) or regression (L2 on x0).
+
+``tsr train`` calls :func:`train`. It is reproducible from a seed, checkpoints every ``ckpt_every``
+steps (model, EMA, optimiser, sampler and RNG states; written atomically) and resumes from the last
+checkpoint when run again with the same output folder, logs validation LSD to ``log.csv`` as it goes,
+runs on CPU or CUDA, and exports the EMA weights as fp16 safetensors.
+
+Plug-in points for the stage-adaptive mechanisms (a later chapter):
+
+* ``timestep_sampler``: any object with ``sample(n, generator)`` and ``observe(t, losses)``
+  (:mod:`tsrlib.train.timesteps`);
+* ``extra_losses``: callables ``f(ctx) -> scalar tensor`` added to the loss, where ``ctx`` is a
+  :class:`StepContext` holding the batch, the times, the network's output and its target, and the
+  network's intermediate block features (``ctx.features``, a list of ``[N, hidden, L]``).
+
+Diffusion mode minimises the error of the clean estimate (see :mod:`tsrlib.models.tiny`) in units of the
+EDM loss scale ``c_out``, weighted towards the bins above each example's cutoff; regression mode the plain
+squared error of its ``x0``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tsrlib import metrics, sampler, schedule
+from tsrlib.models.tiny import ModelConfig, TinySR
+from tsrlib.train.data import Batch, SegmentSampler
+from tsrlib.train.losses import band_weights, weighted_mse
+from tsrlib.train.timesteps import UniformTimesteps
+
+
+@dataclass
+class TrainConfig:
+    manifest: str
+    out: str
+    mode: str = "diffusion"  # or "regression"
+    steps: int = 6000
+    batch: int = 16
+    segment_seconds: float = 0.75
+    lr: float = 1e-3
+    warmup: int = 200
+    ema: float = 0.999
+    seed: int = 0
+    hidden: int = 128
+    val_every: int = 500
+    ckpt_every: int = 250
+    log_every: int = 50
+    val_clips: int = 4
+    hf_gain_db: float = 4.0  # spread of the removed band's level in training targets (see train.data)
+    device: str = "auto"
+
+
+@dataclass
+class StepContext:
+    batch: Batch
+    t: torch.Tensor
+    pred: torch.Tensor
+    target: torch.Tensor
+    features: list[torch.Tensor] = field(default_factory=list)
+    step: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    p = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(p, 1.0))))
+
+
+def validation_lsd(model: TinySR, val: SegmentSampler, cfg: TrainConfig) -> dict[str, float]:
+    """Mean LSD and LSD-HF of one sample (DDIM, 10 steps, eta 0) on the first val clips at 4 and 8 kHz."""
+    from tsrlib import audio as tsa
+
+    out = {}
+    model.eval()
+    for cutoff in (4000, 8000):
+        lsds, hfs = [], []
+        for x in val.clips[: cfg.val_clips]:
+            x = x[: 3 * model.sr]
+            lr = tsa.degrade(x, model.sr, cutoff, "cheby1")
+            cond = model.condition(lr, model.sr, cutoff)
+            y = sampler.generate(model, cond, seed=0, steps=10).audio[0]
+            lsds.append(metrics.lsd(x, y)[0])
+            hfs.append(metrics.lsd_hf(x, y, model.sr, cutoff)[0])
+        out[f"val_lsd_{cutoff // 1000}k"] = float(np.mean(lsds))
+        out[f"val_lsd_hf_{cutoff // 1000}k"] = float(np.mean(hfs))
+    model.train()
+    return out
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    timestep_sampler=None,
+    extra_losses: list[Callable[[StepContext], torch.Tensor]] | None = None,
+    log: Callable[[str], None] = print,
+) -> TinySR:
+    """Train (or resume) and return the EMA model. Writes ``out/last.pt`` and ``out/log.csv``."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    ts_sampler = timestep_sampler or UniformTimesteps()
+    extra_losses = extra_losses or []
+
+    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode), name=cfg.mode).to(device)
+    ema = TinySR(model.cfg, name=cfg.mode).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    ckpt = out / "last.pt"
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        rng.bit_generator.state = state["numpy_rng"]
+        gen.set_state(state["torch_rng"])
+        ts_sampler.load_state_dict(state.get("timesteps", {}))
+        step = state["step"]
+        log(f"train: resumed from {ckpt} at step {step}")
+    train_set = SegmentSampler(cfg.manifest, "train", segment_seconds=cfg.segment_seconds, sr=model.sr,
+                               hf_gain_db=cfg.hf_gain_db)
+    val_set = SegmentSampler(cfg.manifest, "val", segment_seconds=cfg.segment_seconds, sr=model.sr)
+    if step == 0:  # per-bin data scale for the preconditioning, measured once on training batches
+        with torch.no_grad():
+            z = torch.cat([model.codec.encode(train_set.batch(cfg.batch, np.random.default_rng(cfg.seed + 1)).hr.to(device))
+                           for _ in range(8)])
+            sd = z.transpose(0, 1).reshape(z.shape[1], -1).std(dim=1).clamp_min(0.01)
+        model.net.sigma_data.copy_(sd)
+        ema.net.sigma_data.copy_(sd)
+    log(f"train: {len(train_set.clips)} train clips, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+        f"{cfg.mode}, device {device}")
+    freqs = model.codec.bin_freqs().to(device)
+    logfile = out / "log.csv"
+    new_log = not logfile.exists()
+    t0 = time.time()
+    model.train()
+    with logfile.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new_log:
+            writer.writerow(["step", "loss", "lr", "seconds", "val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"])
+        running = []
+        while step < cfg.steps:
+            b = train_set.batch(cfg.batch, rng)
+            hr, lr_audio, cutoff = b.hr.to(device), b.lr.to(device), b.cutoff.to(device)
+            feats = model.features(lr_audio, cutoff)
+            x0 = model.codec.encode(hr)
+            w = band_weights(freqs, cutoff)
+            if cfg.mode == "regression":
+                t = torch.zeros(cfg.batch, device=device)
+                pred, _, blocks = model.regression_x0(feats["cond"], feats["mask"], return_features=True)
+                target = x0
+            else:
+                # x0 error in units of the EDM loss scale c_out, so every noise level weighs alike
+                t = ts_sampler.sample(cfg.batch, gen).to(device)
+                noise = torch.randn(x0.shape, generator=gen).to(device)
+                x_t = schedule.add_noise(x0, noise, t)
+                *_, c_out = model.preconditioning(t, device)
+                x0_hat, _, blocks = model.predict_x0(x_t, t, feats["cond"], feats["mask"], return_features=True)
+                pred, target = x0_hat / c_out, x0 / c_out
+            per_example = weighted_mse(pred, target, w)
+            loss = per_example.mean()
+            ctx = StepContext(b, t, pred, target, blocks, step)
+            for f in extra_losses:
+                loss = loss + f(ctx)
+            ts_sampler.observe(t.detach().cpu(), per_example.detach().cpu())
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            with torch.no_grad():
+                decay = min(cfg.ema, (1 + step) / (10 + step))  # EMA warm-up: early averages forget the init
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm, 1 - decay)
+            step += 1
+            running.append(float(loss.detach()))
+            val = {}
+            if step % cfg.val_every == 0 or step == cfg.steps:
+                val = validation_lsd(ema, val_set, cfg)
+            if step % cfg.log_every == 0 or val:
+                writer.writerow([step, np.mean(running), lr_at(step, cfg), round(time.time() - t0, 1),
+                                 *(val.get(k, "") for k in ("val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"))])
+                fh.flush()
+                log(f"train: step {step} loss {np.mean(running):.4f} {' '.join(f'{k} {v:.3f}' for k, v in val.items())}")
+                running = []
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                _save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                              "numpy_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
+                              "timesteps": ts_sampler.state_dict(), "config": asdict(cfg)}, ckpt)
+    return ema.eval()
+
+
+def export_with_provenance(model: TinySR, cfg: TrainConfig, path: str | Path, command: str) -> Path:
+    """Save ``model`` (fp16 safetensors) and, beside it, ``NAME.json`` (how it was made) and ``NAME.log.csv``.
+
+    The JSON holds the command, the config, the training wall time and the hardware, so the book can say
+    how long the shipped weights took and where.
+    """
+    import platform
+    import shutil
+
+    p = model.save(path)
+    log = pd.read_csv(Path(cfg.out) / "log.csv")
+    shutil.copy(Path(cfg.out) / "log.csv", p.with_suffix(".log.csv"))
+    device = pick_device(cfg.device)
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"CPU ({platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    val = log.dropna(subset=["val_lsd_4k"]).iloc[-1].to_dict() if log["val_lsd_4k"].notna().any() else {}
+    info = {"command": command, "config": asdict(cfg), "train_seconds": float(log.seconds.max()), "hardware": hardware,
+            "torch": torch.__version__, "parameters": sum(q.numel() for q in model.parameters()),
+            "checkpoint_bytes": p.stat().st_size, "final_validation": {k: v for k, v in val.items() if k.startswith("val")}}
+    p.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+    return p
