@@ -72,7 +72,8 @@ def test_upsample_cli_is_reproducible_and_resamples(speech_clip, tmp_path):
     a, sa = sf.read(tmp_path / "a.wav")
     c, _ = sf.read(tmp_path / "c.wav")
     b, sb = sf.read(tmp_path / "b.wav")
-    assert sa == 24_000 and sb == 48_000 and len(a) == len(speech_clip) and abs(len(b) - 2 * len(a)) <= 2
+    # the input went through 8 kHz, where one sample is 3 at 24 kHz
+    assert sa == 24_000 and sb == 48_000 and abs(len(a) - len(speech_clip)) <= 3 and abs(len(b) - 2 * len(a)) <= 2
     np.testing.assert_array_equal(a, c)
 
 

@@ -21,9 +21,13 @@ from tsrlib.models import baselines
 
 
 def band_level_db(x: np.ndarray, sr: int, lo_hz: float) -> float:
-    """Mean power (dB, 10 log10 of the Welch density) of ``x [T]`` at frequencies at or above ``lo_hz``."""
+    """Mean log-level (dB) of ``x [T]`` over the Welch bins at or above ``lo_hz``.
+
+    The average is taken over the dB values, as LSD compares spectra: a band that is loud only near
+    its lower edge and empty above scores low, where a linear power average would hide the empty part.
+    """
     f, db = tsa.mean_power_db(x, sr)
-    return float(10 * np.log10(np.mean(10 ** (db[f >= lo_hz] / 10))))
+    return float(np.mean(db[f >= lo_hz]))
 
 
 def oracle_scores(ref: np.ndarray, est: np.ndarray, sr: int, cutoff_hz: float) -> dict[str, np.ndarray]:
