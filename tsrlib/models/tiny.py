@@ -228,14 +228,15 @@ class TinySR(nn.Module):
         return a, sig, s_ve, 1 / norm, s_ve * sd / norm
 
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor,
-                   return_features: bool = False):
+                   return_features: bool = False, pre: tuple[torch.Tensor, ...] | None = None):
         """The clean estimate ``x0 [N, 2F, L]``: a per-bin Wiener combination of the network's mean and ``y``.
 
         The network predicts, per bin and frame, a mean ``mu`` and a log standard deviation; with
         ``w = std^2 / (s^2 + std^2)``, ``x0 = mu + w (y - mu)``. Bins of the given band (``mask``) are the input's.
+        ``pre`` takes :meth:`preconditioning`'s result when the caller already has it.
         Returns ``x0`` or ``(x0, network output, block features)``.
         """
-        a, _, s_ve, c_in, _ = self.preconditioning(t, x_t.device)
+        a, _, s_ve, c_in, _ = pre if pre is not None else self.preconditioning(t, x_t.device)
         y = x_t / a.clamp_min(1e-8)
         out, feats = self.net(c_in * y, cond, mask, t, return_features=True)
         f = self.cfg.bins
@@ -255,8 +256,9 @@ class TinySR(nn.Module):
             raise ValueError("the embedded model is not trained for classifier-free guidance; use guidance_scale=1")
         n = x_t.shape[0]
         c, m = cond.features["cond"], cond.features["mask"]
-        x0 = self.predict_x0(x_t, t.to(x_t.device), c.expand(n, -1, -1), m.expand(n, -1))
-        a, s, *_ = self.preconditioning(t, x_t.device)
+        pre = self.preconditioning(t, x_t.device)
+        x0 = self.predict_x0(x_t, t.to(x_t.device), c.expand(n, -1, -1), m.expand(n, -1), pre=pre)
+        a, s = pre[0], pre[1]
         return (a * x_t - x0) / s.clamp_min(1e-8), 1
 
     def regress(self, cond: Condition, n: int = 1) -> torch.Tensor:

@@ -182,8 +182,9 @@ def train(
                 t = ts_sampler.sample(cfg.batch, gen).to(device)
                 noise = torch.randn(x0.shape, generator=gen).to(device)
                 x_t = schedule.add_noise(x0, noise, t)
-                *_, c_out = model.preconditioning(t, device)
-                x0_hat, _, blocks = model.predict_x0(x_t, t, feats["cond"], feats["mask"], return_features=True)
+                pre = model.preconditioning(t, device)
+                c_out = pre[-1]
+                x0_hat, _, blocks = model.predict_x0(x_t, t, feats["cond"], feats["mask"], return_features=True, pre=pre)
                 pred, target = x0_hat / c_out, x0 / c_out
             per_example = weighted_mse(pred, target, w)
             loss = per_example.mean()
