@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or reuse the project's virtual environment and install what a target needs.
-#   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,book]
-#   tools/setup_env.sh test   -> the same plus .[test]
+#   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,verifiers,book]
+#   tools/setup_env.sh test   -> the same plus .[adapters,test] and audiobox-aesthetics (no deps)
 #   tools/setup_env.sh test-slow -> the same plus Debian's chromium
 # The venv is .venv (override with VENV=...); torch comes from TORCH_SPEC (default torch==2.13.0, a CPU build).
 # Run as root it installs the Debian packages itself; otherwise it prints the apt-get line and stops.
@@ -40,11 +40,13 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing torch (${TORCH_SPEC:-torch==2.13.0})"
   "${pip[@]}" "${TORCH_SPEC:-torch==2.13.0}"
 fi
-extras="data,book"
-[ "$target" != book ] && extras="data,book,test"
+extras="data,verifiers,book"
+[ "$target" != book ] && extras="data,verifiers,book,adapters,test"
 stamp="$VENV/.tsr-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing tsrlib[$extras]"
   "${pip[@]}" -e ".[$extras]"
+  # The tests build the Audiobox-Aesthetics adapter on random weights; its torchaudio pin would replace torch.
+  [ "$target" != book ] && "${pip[@]}" --no-deps "audiobox-aesthetics>=0.0.4"
   touch "$stamp"
 fi

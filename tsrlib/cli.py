@@ -107,6 +107,46 @@ def upsample(
                 "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": res.nfe})
 
 
+def _context(input: Optional[Path], transcript: Optional[str], caption: Optional[str], reference: Optional[Path],
+             cutoff: Optional[float] = None):
+    from tsrlib.verifiers import Context
+
+    ctx = Context(transcript=transcript, caption=caption, cutoff_hz=cutoff)
+    if input is not None:
+        ctx.input, ctx.input_sr = audio.load(input, sr=None)
+    if reference is not None:
+        ctx.reference, ctx.reference_sr = audio.load(reference, sr=None)
+    return ctx
+
+
+@app.command()
+def score(
+    candidates: list[Path] = typer.Argument(..., help="Candidate audio files (resampled to the first one's rate)."),
+    verifier: str = typer.Option(..., "--verifier", help="A verifier name, or ensemble:a,b,c (see tsrlib.verifiers)."),
+    input: Optional[Path] = typer.Option(None, "--input", help="The band-limited input."),
+    transcript: Optional[str] = typer.Option(None, "--transcript", help="What is said (WER)."),
+    caption: Optional[str] = typer.Option(None, "--caption", help="A text description (CLAP)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="The clean reference (oracles only)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+) -> None:
+    """Score candidates with a verifier; prints JSON, one entry per candidate with every axis (higher is better)."""
+    import numpy as np
+
+    from tsrlib.verifiers import get_verifier
+
+    v = get_verifier(verifier, device)
+    loaded = [audio.load(p, sr=None) for p in candidates]
+    sr = loaded[0][1]
+    rows = [audio.resample(x, s, sr) for x, s in loaded]
+    n = min(len(r) for r in rows)
+    if any(len(r) != n for r in rows):
+        print(f"notice: candidates differ in length; all are cut to the shortest ({n} samples)", file=sys.stderr)
+    axes = v.evaluate(np.stack([r[:n] for r in rows]), sr, _context(input, transcript, caption, reference))
+    _echo_json({"verifier": v.name, "primary": v.primary, "oracle": v.oracle, "higher_is_better": True,
+                "candidates": [{"file": str(p), **{a: float(s[i]) for a, s in axes.items()}}
+                               for i, p in enumerate(candidates)]})
+
+
 @app.command()
 def train(
     manifest: Path = typer.Option(Path("data/generated/small/manifest.csv"), "--manifest", help="Corpus manifest."),

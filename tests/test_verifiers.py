@@ -1,0 +1,163 @@
+"""Verifiers: real offline models on synthesised speech, the ensemble on hand-made tables, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tsrlib import audio as tsa
+from tsrlib.errors import TsrError
+from tsrlib.verifiers import Context, get_verifier, rank_aggregate, zscore_aggregate
+
+SR = 16_000
+
+
+def _speak(text: str, speaker: str) -> np.ndarray:
+    from tsrlib.data import speech
+
+    if not speech.espeak_available() and speaker.startswith("es-"):
+        pytest.skip("espeak-ng is not installed")
+    spk = {s.id: s for s in speech.SPEAKERS}[speaker]
+    return speech.synthesize(text, spk, SR, 0)[0]
+
+
+def _noisy(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    n = np.random.default_rng(seed).standard_normal(len(x)).astype(np.float32)
+    n *= np.sqrt(np.mean(x ** 2) / np.mean(n ** 2)) * 10 ** (-snr_db / 20)
+    return np.clip(x + n, -1, 1).astype(np.float32)
+
+
+def _stack(*rows: np.ndarray) -> np.ndarray:
+    n = min(len(r) for r in rows)
+    return np.stack([r[:n] for r in rows])
+
+
+# ----------------------------------------------------------------------------------------- ensemble
+def test_rank_aggregate_on_hand_made_table():
+    table = np.array([[0.9, 0.1, 0.5, 0.5],     # ranks 4, 1, 2.5, 2.5 (a tie)
+                      [-3.0, -1.0, -2.0, -4.0]])  # ranks 2, 4, 3, 1
+    np.testing.assert_allclose(rank_aggregate(table), [3.0, 2.5, 2.75, 1.75])
+    assert int(np.argmax(rank_aggregate(table))) == 0
+
+
+def test_rank_aggregate_is_scale_free_and_zscore_ignores_flat_rows():
+    table = np.array([[1.0, 2.0, 3.0], [10.0, 30.0, 20.0]])
+    np.testing.assert_allclose(rank_aggregate(table), rank_aggregate(table * [[1000.0], [0.001]]))
+    flat = np.vstack([table[:1], [[7.0, 7.0, 7.0]]])
+    z = (table[0] - table[0].mean()) / table[0].std()
+    np.testing.assert_allclose(zscore_aggregate(flat), z / 2)
+
+
+def test_ensemble_of_oracles_combines_members(noise):
+    ref = noise
+    cands = np.stack([ref * 1.0, ref * 0.5, ref * 0.9])
+    ctx = Context(reference=ref, reference_sr=24_000, cutoff_hz=4000.0)
+    v = get_verifier("ensemble:lsd,lsd-hf")
+    out = v.evaluate(cands, 24_000, ctx)
+    assert v.oracle and {"lsd", "lsd-hf", "ensemble"} <= set(out)
+    assert int(np.argmax(out["ensemble"])) == 0  # the reference itself
+    np.testing.assert_allclose(out["lsd"][0], 0.0, atol=1e-9)
+    np.testing.assert_allclose(-out["lsd"][1], 2 * np.log10(2), rtol=1e-6)  # a gain of 1/2 is 0.60 in LSD
+
+
+def test_unknown_verifier_and_missing_context_are_clear():
+    with pytest.raises(TsrError, match="unknown verifier"):
+        get_verifier("nope")
+    with pytest.raises(TsrError, match="needs reference"):
+        get_verifier("lsd").score(np.ones((2, 100), np.float32) * 0.1, 24_000, Context())
+    with pytest.raises(ValueError, match="NaN"):
+        get_verifier("lsd").score(np.full((1, 100), np.nan, np.float32), 24_000, Context())
+
+
+# ------------------------------------------------------------------------------------ real models
+def test_spksim_ranks_same_speaker_above_a_different_one():
+    target = _speak("please bring three green apples and a loaf of bread", "es-m3")
+    same = _speak("a sudden wind scattered the papers across the kitchen floor", "es-m3")
+    other = _speak("a sudden wind scattered the papers across the kitchen floor", "es-f2")
+    s = get_verifier("spksim").score(_stack(same, other), SR, Context(input=target, input_sr=SR))
+    assert s.shape == (2,)
+    assert s[0] > 0.75 and s[0] > s[1] + 0.15, s
+
+
+def test_spksim_reference_variant_is_an_oracle():
+    v = get_verifier("spksim-ref")
+    assert v.oracle and "reference" in v.needs
+
+
+def test_wer_sphinx_is_zero_on_a_clean_sentence_and_grows_with_degradation():
+    text = "open the door please"
+    clean = _speak(text, "pi-joe-100")
+    worse = _noisy(clean, 5.0)
+    worst = _noisy(tsa.degrade(clean, SR, 1000.0, "cheby1"), -5.0)
+    v = get_verifier("wer-sphinx")
+    wer = -v.score(_stack(clean, worse, worst), SR, Context(transcript=text))
+    assert wer[0] == 0.0, v.last_hypotheses
+    assert wer[2] > wer[0] and wer[2] >= wer[1], (wer, v.last_hypotheses)
+
+
+def test_wer_whisper_is_zero_on_a_clean_sentence_and_grows_with_noise():
+    text = "the old ferry crossed the river before the morning fog lifted"
+    clean = _speak(text, "pi-joe-100")
+    v = get_verifier("wer")
+    wer = -v.score(_stack(clean, _noisy(clean, -10.0)), SR, Context(transcript=text))
+    assert wer[0] == 0.0, v.last_hypotheses
+    assert wer[1] > 0.3, v.last_hypotheses
+
+
+def test_wer_falls_back_to_a_pseudo_transcript_of_the_input():
+    clean = _speak("open the door please", "pi-joe-100")
+    v = get_verifier("wer-sphinx")
+    ctx = Context(input=clean, input_sr=SR)
+    assert v.score(clean[None], SR, ctx)[0] == 0.0  # agrees with itself
+    with pytest.raises(TsrError, match="transcript or the band-limited input"):
+        v.score(clean[None], SR, Context())
+
+
+def test_dnsmos_drops_when_noise_is_added():
+    clean = _speak("we counted seven boats waiting near the harbour wall", "pi-joe-100")
+    out = get_verifier("dnsmos").evaluate(_stack(clean, _noisy(clean, 0.0)), SR)
+    assert set(out) == {"ovrl", "sig", "bak", "p808"}
+    assert out["ovrl"][0] > out["ovrl"][1] + 0.5, out
+    assert out["bak"][0] > out["bak"][1], out
+
+
+def test_continuity_prefers_a_filled_band_to_an_empty_one(noise):
+    sr = 24_000
+    lr = tsa.degrade(noise, sr, 4000.0, "cheby1")
+    ctx = Context(input=lr, input_sr=sr, cutoff_hz=4000.0)
+    out = get_verifier("continuity").evaluate(np.stack([noise, lr]), sr, ctx)
+    assert out["edge"][0] > out["edge"][1] + 10, out  # white noise continues flat; the input falls off a cliff
+
+
+def test_consensus_scores_the_regression_output_best(noise):
+    from tsrlib.verifiers.consensus import Consensus
+
+    sr = 24_000
+    lr = tsa.degrade(noise, sr, 4000.0, "cheby1")
+    ctx = Context(input=lr, input_sr=sr, cutoff_hz=4000.0)
+    v = Consensus()
+    est = v.estimate(ctx)
+    s = v.score(np.stack([lr, est]), sr, ctx)
+    assert s[1] == pytest.approx(0.0, abs=1e-9) and s[0] < s[1]
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def test_cli_score_prints_every_axis(tmp_path, noise):
+    sr = 24_000
+    lr = tsa.degrade(noise, sr, 4000.0, "cheby1")
+    for name, x in {"ref": noise, "lr": lr, "half": noise * 0.5}.items():
+        tsa.save(tmp_path / f"{name}.wav", x, sr, subtype="FLOAT")
+    cmd = [sys.executable, "-m", "tsrlib.cli", "score", str(tmp_path / "ref.wav"), str(tmp_path / "half.wav"),
+           str(tmp_path / "lr.wav"), "--verifier", "ensemble:lsd,continuity", "--reference", str(tmp_path / "ref.wav"),
+           "--input", str(tmp_path / "lr.wav")]
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    rows = out["candidates"]
+    assert [r["file"].split("/")[-1] for r in rows] == ["ref.wav", "half.wav", "lr.wav"]
+    assert {"lsd", "lsd.lsd_hf", "continuity", "continuity.envelope", "ensemble"} <= set(rows[0])
+    assert rows[0]["lsd"] == pytest.approx(0.0, abs=1e-6) and rows[0]["ensemble"] == max(r["ensemble"] for r in rows)
+    bad = subprocess.run(cmd[:5] + ["--verifier", "lsd"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "needs reference" in bad.stderr

@@ -1,0 +1,204 @@
+"""Adapters for the paper's own verifiers. Their weights come from model hubs, so they load from a local path.
+
+Each adapter takes a checkpoint path (argument, or the environment variable named below) and, when
+it is missing, raises :class:`~tsrlib.errors.CheckpointError` naming what to fetch and where to put
+it. The packages are optional extras; they are imported only when an adapter is built.
+
+=====================  ==============================  =========================================================
+verifier               environment variable            what to fetch (on a machine with internet)
+=====================  ==============================  =========================================================
+``aes``                ``TSR_AES_CHECKPOINT``          ``facebook/audiobox-aesthetics`` (folder with config.json
+                                                       and model.safetensors) or its ``checkpoint.pt``
+``clap``               ``TSR_CLAP_CHECKPOINT``         ``lukewys/laion_clap`` ``630k-audioset-best.pt`` (HTSAT-tiny),
+                                                       plus ``roberta-base`` in the Hugging Face cache
+``wavlm-spk``          ``TSR_WAVLM_DIR``               ``microsoft/wavlm-base-plus-sv`` (a folder)
+``wer-whisper-hf``     ``TSR_WHISPER_HF_DIR``          ``openai/whisper-base`` or larger (a folder)
+=====================  ==============================  =========================================================
+
+Every adapter's loading, preprocessing and batching is tested offline on a randomly initialised
+model built from the same classes (``tests/test_adapters.py``), except CLAP, whose constructor itself
+downloads roberta-base.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tsrlib import audio as tsa
+from tsrlib.errors import CheckpointError, TsrError
+from tsrlib.verifiers.base import Context, Verifier
+
+FETCH = {
+    "aes": ("TSR_AES_CHECKPOINT", "huggingface-cli download facebook/audiobox-aesthetics --local-dir ckpt/aes"),
+    "clap": ("TSR_CLAP_CHECKPOINT", "huggingface-cli download lukewys/laion_clap 630k-audioset-best.pt --local-dir ckpt/clap "
+             "&& huggingface-cli download roberta-base"),
+    "wavlm-spk": ("TSR_WAVLM_DIR", "huggingface-cli download microsoft/wavlm-base-plus-sv --local-dir ckpt/wavlm-sv"),
+    "wer-whisper-hf": ("TSR_WHISPER_HF_DIR", "huggingface-cli download openai/whisper-base --local-dir ckpt/whisper-base"),
+}
+
+
+def checkpoint_path(kind: str, path: str | Path | None) -> Path:
+    """Resolve an adapter's checkpoint from ``path`` or its environment variable, or raise a clear error."""
+    env, how = FETCH[kind]
+    p = path or os.environ.get(env)
+    if not p:
+        raise CheckpointError(f"verifier {kind!r} needs a local checkpoint: set {env} (or pass a path). "
+                              f"Fetch it on a machine with internet: {how}")
+    p = Path(p)
+    if not p.exists():
+        raise CheckpointError(f"verifier {kind!r}: checkpoint {p} does not exist ({env}). Fetch it with: {how}")
+    return p
+
+
+def _require(module: str, extra: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError as e:
+        raise TsrError(f"this verifier needs the optional package {module!r}: pip install 'tsrlib[{extra}]'") from e
+
+
+def _device(device: str) -> torch.device:
+    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+
+
+# ------------------------------------------------------------------------------------------ AES
+class AudioboxAesthetics(Verifier):
+    """Audiobox-Aesthetics: content enjoyment (CE), content usefulness (CU), production complexity (PC),
+    production quality (PQ), each about 1-10; the primary axis ``aes`` is their mean.
+
+    Audio is resampled to 16 kHz and cut into 10 s windows (as the reference implementation does); a
+    clip's score is the window scores' mean weighted by each window's length.
+    """
+
+    name = "aes"
+    axes = ("aes", "ce", "cu", "pc", "pq")
+    primary = "aes"
+    native_sr = 16_000
+    window_s = 10.0
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu"):
+        _require("audiobox_aesthetics.model.aes", "aesthetics")
+        from audiobox_aesthetics.model.aes import AesMultiOutput
+
+        path, self.device = checkpoint_path("aes", checkpoint), _device(device)
+        if path.is_dir():
+            model = AesMultiOutput.from_pretrained(str(path))
+        else:
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            keys = ["proj_num_layer", "proj_ln", "proj_act_fn", "proj_dropout", "nth_layer", "use_weighted_layer_sum",
+                    "precision", "normalize_embed", "output_dim"]
+            model = AesMultiOutput(**{k: ckpt["model_cfg"][k] for k in keys}, target_transform=ckpt["target_transform"])
+            model.load_state_dict({k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()})
+        self.model = model.to(self.device).eval()
+
+    def _evaluate(self, x: np.ndarray, sr: int, ctx: Context) -> dict[str, np.ndarray]:
+        win = int(self.window_s * sr)
+        wavs, masks, owner, weight = [], [], [], []
+        for i, row in enumerate(x):
+            for s in range(0, len(row), win):
+                seg = row[s : s + win]
+                wavs.append(np.pad(seg, (0, win - len(seg))))
+                masks.append(np.arange(win) < len(seg))
+                owner.append(i)
+                weight.append(len(seg))
+        batch = {"wav": torch.as_tensor(np.stack(wavs))[:, None].to(self.device),
+                 "mask": torch.as_tensor(np.stack(masks))[:, None].to(self.device)}
+        with torch.inference_mode():
+            preds = self.model(batch)
+        owner, weight = np.array(owner), np.array(weight, dtype=np.float64)
+        out = {}
+        for axis in ("CE", "CU", "PC", "PQ"):
+            tt = self.model.target_transform[axis]
+            p = preds[axis].float().cpu().numpy().reshape(-1) * tt["std"] + tt["mean"]
+            out[axis.lower()] = [np.average(p[owner == i], weights=weight[owner == i]) for i in range(len(x))]
+        out["aes"] = np.mean([out[a] for a in ("ce", "cu", "pc", "pq")], axis=0)
+        return out
+
+
+# ----------------------------------------------------------------------------------------- CLAP
+class CLAPScore(Verifier):
+    """LAION-CLAP: cosine similarity between each candidate's audio embedding (48 kHz) and the caption's."""
+
+    name = "clap"
+    axes = ("clap",)
+    primary = "clap"
+    needs = frozenset({"caption"})
+    native_sr = 48_000
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", amodel: str = "HTSAT-tiny"):
+        path = checkpoint_path("clap", checkpoint)
+        laion_clap = _require("laion_clap", "clap")
+        self.device = _device(device)
+        try:
+            self.model = laion_clap.CLAP_Module(enable_fusion=False, amodel=amodel, device=self.device)
+        except OSError as e:  # its text branch loads roberta-base by name
+            raise CheckpointError(f"CLAP needs roberta-base in the Hugging Face cache: {FETCH['clap'][1]}") from e
+        self.model.load_ckpt(str(path), verbose=False)
+
+    def _evaluate(self, x: np.ndarray, sr: int, ctx: Context) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            a = self.model.get_audio_embedding_from_data(x=torch.as_tensor(x).to(self.device), use_tensor=True)
+            t = self.model.get_text_embedding([ctx.caption, ctx.caption], use_tensor=True)[:1]
+        a, t = torch.nn.functional.normalize(a, dim=-1), torch.nn.functional.normalize(t, dim=-1)
+        return {"clap": (a @ t.T).squeeze(-1).cpu().numpy()}
+
+
+# --------------------------------------------------------------------------------- WavLM SpkSim
+class WavLMSpkSim(Verifier):
+    """Speaker similarity with a WavLM x-vector head (``WavLMForXVector``): cosine to the input's embedding."""
+
+    name = "wavlm-spk"
+    axes = ("spksim",)
+    primary = "spksim"
+    needs = frozenset({"input"})
+    native_sr = 16_000
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu"):
+        path = checkpoint_path("wavlm-spk", checkpoint)
+        transformers = _require("transformers", "adapters")
+        self.device = _device(device)
+        self.extractor = transformers.AutoFeatureExtractor.from_pretrained(str(path))
+        self.model = transformers.WavLMForXVector.from_pretrained(str(path)).to(self.device).eval()
+
+    def embed(self, audio: np.ndarray) -> torch.Tensor:
+        """Unit-norm x-vectors ``[N, D]`` of 16 kHz audio ``[N, T]`` (one padded batch)."""
+        feats = self.extractor(list(np.atleast_2d(audio)), sampling_rate=self.native_sr, return_tensors="pt",
+                               padding=True, return_attention_mask=True)
+        with torch.inference_mode():
+            emb = self.model(**{k: v.to(self.device) for k, v in feats.items()}).embeddings
+        return torch.nn.functional.normalize(emb, dim=-1).cpu()
+
+    def _evaluate(self, x: np.ndarray, sr: int, ctx: Context) -> dict[str, np.ndarray]:
+        key = (self.name, "target")
+        if key not in ctx.cache:
+            ctx.cache[key] = self.embed(ctx.input_at(sr)[None])[0]
+        return {"spksim": (self.embed(x) @ ctx.cache[key]).numpy()}
+
+
+# ----------------------------------------------------------------------------- Whisper (transformers)
+class WhisperHFASR:
+    """Greedy English transcription with transformers' ``WhisperForConditionalGeneration`` (an ASR back-end)."""
+
+    name = "whisper-hf"
+
+    def __init__(self, device: str = "cpu", checkpoint: str | Path | None = None, max_new_tokens: int = 96):
+        path = checkpoint_path("wer-whisper-hf", checkpoint)
+        transformers = _require("transformers", "adapters")
+        self.device, self.max_new_tokens = _device(device), max_new_tokens
+        self.processor = transformers.WhisperProcessor.from_pretrained(str(path))
+        self.model = transformers.WhisperForConditionalGeneration.from_pretrained(str(path)).to(self.device).eval()
+
+    def transcribe_batch(self, audio: np.ndarray) -> list[str]:
+        """Texts of 16 kHz audio ``[N, T]``, decoded in one batch."""
+        feats = self.processor(list(np.atleast_2d(audio)), sampling_rate=16_000, return_tensors="pt")
+        with torch.inference_mode():
+            ids = self.model.generate(feats.input_features.to(self.device), max_new_tokens=self.max_new_tokens,
+                                      language="en", task="transcribe")
+        return self.processor.batch_decode(ids, skip_special_tokens=True)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        return self.transcribe_batch(audio[None])[0]
