@@ -89,22 +89,60 @@ def upsample(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the model's, 24000)."),
     model: str = typer.Option("tiny", "--model", help="tiny (diffusion), regression, or a .safetensors path."),
+    search: str = typer.Option("none", "--search", help="none, random, zero-order or paths."),
+    n: int = typer.Option(16, "--n", help="Candidates (random), neighbours per round (zero-order) or paths kept."),
+    verifier: Optional[str] = typer.Option(None, "--verifier", help="Verifier name or ensemble:a,b,c (needed to search)."),
+    budget_nfe: Optional[int] = typer.Option(None, "--budget-nfe", help="Size the search to this many NFE."),
+    transcript: Optional[str] = typer.Option(None, "--transcript", help="What is said (WER verifier)."),
+    caption: Optional[str] = typer.Option(None, "--caption", help="A text description (CLAP verifier)."),
+    lam: float = typer.Option(0.3, "--lam", help="Zero-order neighbourhood scale."),
+    rounds: int = typer.Option(2, "--rounds", help="Zero-order rounds."),
+    neighbourhood: str = typer.Option("shell", "--neighbourhood", help="Zero-order neighbourhood: shell or ball."),
+    m: int = typer.Option(2, "--m", help="Paths: branches per path."),
+    delta_f: int = typer.Option(2, "--delta-f", help="Paths: levels re-noised forward when branching."),
+    delta_b: int = typer.Option(5, "--delta-b", help="Paths: levels denoised back per round."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a JSON report of the search here."),
+    save_candidates: Optional[Path] = typer.Option(None, "--save-candidates", help="Write every evaluated candidate here."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Candidate cache folder (reruns skip sampled candidates)."),
 ) -> None:
-    """Super-resolve a band-limited file with the embedded model."""
+    """Super-resolve a band-limited file with the embedded model, optionally searching the noise with a verifier."""
     from tsrlib.models import tiny
     from tsrlib.train.trainer import pick_device
-    from tsrlib.upsample import upsample as run
 
-    m = tiny.load(model, pick_device(device))
+    m_ = tiny.load(model, pick_device(device))
     x, file_sr = audio.load(input, sr=None)
-    res = run(m, x, file_sr, cutoff_hz=None if cutoff == "auto" else float(cutoff), seed=seed, steps=steps, eta=eta,
-              solver=solver)
-    y = res.audio[0]
-    if sr is not None and sr != res.sr:
-        y = audio.resample(y, res.sr, sr)
-    audio.save(output, y, sr or res.sr)
-    _echo_json({"output": str(output), "model": m.name, "cutoff_hz": round(res.cutoff_hz, 1), "sample_rate": sr or res.sr,
-                "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": res.nfe})
+    cut = None if cutoff == "auto" else float(cutoff)
+    if search == "none" and verifier is None:
+        from tsrlib.upsample import upsample as run
+
+        res = run(m_, x, file_sr, cutoff_hz=cut, seed=seed, steps=steps, eta=eta, solver=solver)
+        y, cut_used, nfe, extra = res.audio[0], res.cutoff_hz, res.nfe, {}
+    else:
+        from tsrlib.search import make_searcher
+
+        if verifier is None:
+            raise typer.BadParameter("--search needs --verifier (e.g. dnsmos, continuity or ensemble:spksim,wer,dnsmos)")
+        kw = {"steps": steps, "eta": eta, "solver": solver, "cache": str(cache) if cache else None}
+        kw |= {"random": {"n": n}, "none": {}, "zero-order": {"n": n, "lam": lam, "rounds": rounds,
+               "neighbourhood": neighbourhood}, "paths": {"n": n, "m": m, "delta_f": delta_f, "delta_b": delta_b}}.get(search, {})
+        searcher = make_searcher(search, **kw)
+        res = searcher.run(m_, x, verifier, budget_nfe, seed, sr=file_sr, cutoff_hz=cut,
+                           context=_context(None, transcript, caption, None), progress=True)
+        y, cut_used, nfe = res.audio, res.cutoff_hz, res.nfe
+        extra = {"search": res.searcher, "verifier": res.verifier, "chosen": res.chosen, "score": res.score,
+                 "candidates": len(res.candidates), "wall_seconds": round(res.wall_seconds, 2)}
+        if report is not None:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(json.dumps(res.to_json(), indent=2))
+        if save_candidates is not None:
+            for cid, a in res.audio_of.items():
+                audio.save(save_candidates / f"candidate-{cid:04d}.wav", a, res.sr)
+    out_sr = sr or m_.sr
+    if out_sr != m_.sr:
+        y = audio.resample(y, m_.sr, out_sr)
+    audio.save(output, y, out_sr)
+    _echo_json({"output": str(output), "model": m_.name, "cutoff_hz": round(cut_used, 1), "sample_rate": out_sr,
+                "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": nfe, **extra})
 
 
 def _context(input: Optional[Path], transcript: Optional[str], caption: Optional[str], reference: Optional[Path],

@@ -50,6 +50,15 @@ class CandidateNoise:
     initial = draw
     step = draw
 
+    @classmethod
+    def from_generators(cls, seed: int, gens: Sequence[torch.Generator], device: torch.device | str = "cpu",
+                        indices: Sequence[int] | None = None) -> CandidateNoise:
+        """Rows backed by existing generators (shared state): search over paths continues parents' noise."""
+        out = cls.__new__(cls)
+        out.seed, out.device, out.gens = int(seed), torch.device(device), list(gens)
+        out.indices = list(indices) if indices is not None else list(range(len(out.gens)))
+        return out
+
     def subset(self, rows: Sequence[int]) -> CandidateNoise:
         """The same generators (shared state) for a subset of the rows, in that order."""
         out = CandidateNoise.__new__(CandidateNoise)
@@ -217,9 +226,8 @@ def generate(
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    device = cond.features["cond"].device if cond.features else torch.device("cpu")
+    device = _device_of(cond)
     outs, x0s, nfe = [], [], 0
-    ts = schedule.timesteps(steps)
     indices = list(indices)
     for b in range(0, len(indices), batch_size):
         chunk = indices[b : b + batch_size]
@@ -229,9 +237,43 @@ def generate(
             nfe += len(chunk)
         else:
             noise = CandidateNoise(seed, chunk, device)
-            x_T = noise.initial(model.noise_shape(cond))
-            out = SOLVERS[solver](model, cond, x_T, ts, eta=eta, noise=noise, guidance_scale=guidance_scale, amp=amp)
-            x0, nfe = out.x, nfe + out.nfe
+            x0, n = sample_from(model, cond, noise.initial(model.noise_shape(cond)), noise, steps=steps, eta=eta,
+                                solver=solver, guidance_scale=guidance_scale, amp=amp)
+            nfe += n
         x0s.append(x0)
         outs.append(model.decode(x0, cond))
     return Candidates(audio=np.concatenate(outs), sr=model.sr, seed=seed, indices=indices, nfe=nfe, x0=torch.cat(x0s))
+
+
+def _device_of(cond: Condition) -> torch.device:
+    return cond.features["cond"].device if cond.features else torch.device("cpu")
+
+
+def sample_from(
+    model: SRDiffusionModel,
+    cond: Condition,
+    x_T: torch.Tensor,
+    noise: CandidateNoise | None,
+    *,
+    steps: int = 25,
+    eta: float = 0.0,
+    solver: str = "ddim",
+    guidance_scale: float = 1.0,
+    amp: bool = True,
+) -> tuple[torch.Tensor, int]:
+    """Run ``solver`` from given initial noises ``x_T [N, ...]`` to ``x_0``; returns ``(x_0 [N, ...], NFE)``.
+
+    Searchers that build their own noises (zero-order neighbours) call this; ``noise`` supplies the
+    per-step draws when ``eta > 0``.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    out = SOLVERS[solver](model, cond, x_T.to(_device_of(cond)), schedule.timesteps(steps), eta=eta, noise=noise,
+                          guidance_scale=guidance_scale, amp=amp)
+    return out.x, out.nfe
+
+
+def nfe_per_sample(steps: int, solver: str = "ddim", evals_per_call: int = 1) -> int:
+    """Network evaluations one candidate costs: ``steps`` for DDIM, ``2 steps - 1`` for Heun, times the
+    evaluations per denoiser call (2 for classifier-free guidance run unbatched)."""
+    return (steps if solver == "ddim" else 2 * steps - 1) * evals_per_call

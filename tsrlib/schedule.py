@@ -55,3 +55,17 @@ def x0_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor | float) -
     shape = (-1,) + (1,) * (x_t.ndim - 1) if t.ndim else ()
     a, s = a.reshape(shape).to(x_t.dtype), s.reshape(shape).to(x_t.dtype)
     return a * x_t - s * v, s * x_t + a * v
+
+
+def renoise(x_a: torch.Tensor, t_a: float, t_b: float, noise: torch.Tensor) -> torch.Tensor:
+    """Move ``x_a`` at level ``t_a`` forward to the noisier level ``t_b >= t_a``: the forward process's
+    transition ``x_b = (alpha_b / alpha_a) x_a + sqrt(sigma_b^2 - (alpha_b / alpha_a)^2 sigma_a^2) noise``.
+
+    Search over paths uses it to branch a partly denoised sample (Ma et al. 2025, "forward" by Δf).
+    """
+    if t_b < t_a:
+        raise ValueError(f"renoise goes forward in noise: t_b={t_b} < t_a={t_a}")
+    a_a, s_a = alpha_sigma(torch.tensor(t_a, dtype=torch.float64))
+    a_b, s_b = alpha_sigma(torch.tensor(t_b, dtype=torch.float64))
+    ratio = float(a_b / a_a)
+    return ratio * x_a + float((s_b**2 - ratio**2 * s_a**2).clamp_min(0).sqrt()) * noise

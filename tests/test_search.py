@@ -1,0 +1,192 @@
+"""Searchers: argmax choice, NFE in closed form, pivots, paths reducing to sampling, seeds, oracles, cache, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tsrlib import audio as tsa
+from tsrlib import sampler
+from tsrlib.errors import TsrError
+from tsrlib.search import RandomSearch, SearchOverPaths, ZeroOrderSearch, make_searcher
+from tsrlib.verifiers import Context, Verifier
+
+SR = 24_000
+STEPS = 6
+
+
+class HighBand(Verifier):
+    """Toy verifier: the high band's mean level (dB above 4 kHz); any candidate set has a clear argmax."""
+
+    name = "toy-hf"
+    axes = ("hf", "rms")
+    primary = "hf"
+
+    def _evaluate(self, x, sr, ctx):
+        spec = np.abs(np.fft.rfft(x, axis=1)) ** 2
+        f = np.fft.rfftfreq(x.shape[1], 1 / sr)
+        return {"hf": 10 * np.log10(spec[:, f >= 4000].mean(axis=1)), "rms": np.sqrt((x ** 2).mean(axis=1))}
+
+
+class Closeness(Verifier):
+    """Toy verifier: minus the distance to a target audio (the pivot's), so nothing beats the target."""
+
+    name = "toy-close"
+    axes = ("close",)
+    primary = "close"
+
+    def __init__(self, target: np.ndarray):
+        self.target = target
+
+    def _evaluate(self, x, sr, ctx):
+        return {"close": -np.abs(x - self.target[None, : x.shape[1]]).mean(axis=1)}
+
+
+@pytest.fixture(scope="module")
+def model():
+    from tsrlib.models import tiny
+
+    return tiny.load("tiny")
+
+
+@pytest.fixture(scope="module")
+def lr():
+    rng = np.random.default_rng(1)
+    x = (0.1 * rng.standard_normal(SR)).astype(np.float32)
+    return tsa.degrade(x, SR, 4000.0, "cheby1")
+
+
+def test_random_search_returns_the_verifier_argmax_and_the_sampler_candidates(model, lr):
+    res = RandomSearch(n=5, steps=STEPS).run(model, lr, HighBand(), seed=3, cutoff_hz=4000.0)
+    hf = res.frame()["hf"].to_numpy()
+    assert res.chosen == int(np.argmax(hf)) and res.score == pytest.approx(hf.max())
+    cands = sampler.generate(model, model.condition(lr, SR, 4000.0), 3, range(5), steps=STEPS)
+    np.testing.assert_allclose(res.audio, cands.audio[res.chosen], atol=1e-6)
+    assert res.nfe == 5 * STEPS == RandomSearch(n=5, steps=STEPS).nfe()
+    assert set(res.frame().columns) >= {"id", "round", "parent", "noise", "hf", "rms"}
+
+
+def test_budget_sizes_each_searcher(model, lr):
+    assert RandomSearch(steps=STEPS).fit(40).n == 40 // STEPS
+    zo = ZeroOrderSearch(n=3, steps=STEPS).fit(STEPS * 10)
+    assert zo.rounds == 3 and zo.nfe() <= STEPS * 10
+    res = RandomSearch(steps=STEPS).run(model, lr, HighBand(), budget=3 * STEPS, cutoff_hz=4000.0)
+    assert len(res.candidates) == 3 and res.nfe == 3 * STEPS
+
+
+@pytest.mark.parametrize("kind", ["shell", "ball"])
+def test_zero_order_nfe_matches_closed_form(model, lr, kind):
+    s = ZeroOrderSearch(n=3, rounds=2, lam=0.4, neighbourhood=kind, steps=STEPS)
+    res = s.run(model, lr, HighBand(), seed=0, cutoff_hz=4000.0)
+    assert res.nfe == s.nfe() == STEPS * (1 + 2 * 3)
+    assert len(res.candidates) == 1 + 2 * 3
+    assert all(c.parent is not None for c in res.candidates[1:])
+    assert res.score == max(c.scores["hf"] for c in res.candidates if c.id in {h["best"] for h in res.history} | {0})
+
+
+def test_zero_order_keeps_its_pivot_or_restarts_when_nothing_improves(model, lr):
+    pivot = sampler.generate(model, model.condition(lr, SR, 4000.0), 0, [0], steps=STEPS).audio[0]
+    stay = ZeroOrderSearch(n=2, rounds=2, steps=STEPS).run(model, lr, Closeness(pivot), cutoff_hz=4000.0)
+    assert stay.chosen == 0 and not any(h["moved"] for h in stay.history)
+    assert {c.parent for c in stay.candidates[1:]} == {0}
+    restart = ZeroOrderSearch(n=2, rounds=3, steps=STEPS, on_stall="restart").run(model, lr, Closeness(pivot),
+                                                                                 cutoff_hz=4000.0)
+    restarts = [c for c in restart.candidates if c.noise.startswith("restart")]
+    assert len(restarts) >= 1 and restart.chosen == 0  # the first pivot still wins the final comparison
+    assert restart.nfe == ZeroOrderSearch(n=2, rounds=3, steps=STEPS).nfe(restarts=len(restarts))
+    assert any(c.parent == restarts[0].id for c in restart.candidates)  # the next round searched around it
+
+
+def test_neighbourhoods_differ_in_norm():
+    import torch
+
+    from tsrlib.search.zero_order import neighbours
+
+    g = torch.Generator().manual_seed(0)
+    pivot, eps, u = torch.randn(4000, generator=g), torch.randn(64, 4000, generator=g), torch.rand(64, generator=g)
+    shell, ball = neighbours(pivot, eps, u, 0.5, "shell"), neighbours(pivot, eps, u, 0.5, "ball")
+    d = 4000 ** 0.5
+    assert shell.norm(dim=1).mean() / d == pytest.approx(1.0, abs=0.03)
+    assert ball.norm(dim=1).mean() / d == pytest.approx((1 + 0.25) ** 0.5, abs=0.03)
+    assert (ball - pivot).norm(dim=1).max() / d <= 0.5 + 1e-6
+
+
+def test_paths_with_one_branch_and_no_renoising_is_plain_sampling(model, lr):
+    s = SearchOverPaths(n=3, m=1, delta_f=0, delta_b=2, steps=STEPS)
+    res = s.run(model, lr, HighBand(), seed=5, cutoff_hz=4000.0)
+    plain = sampler.generate(model, model.condition(lr, SR, 4000.0), 5, range(3), steps=STEPS).audio
+    finals = [res.audio_of[c.id] for c in res.candidates if c.final]
+    assert len(finals) == 3 and res.nfe == 3 * STEPS
+    for f in finals:
+        assert min(np.abs(f - p).max() for p in plain) < 1e-5
+
+
+def test_paths_nfe_matches_closed_form(model, lr):
+    s = SearchOverPaths(n=2, m=3, delta_f=1, delta_b=3, first=2, steps=STEPS + 2)  # 8 steps: rounds (1,4),(3,6),(5,8)
+    assert s.levels() == [(1, 4), (3, 6), (5, 8)]
+    res = s.run(model, lr, HighBand(), seed=0, cutoff_hz=4000.0)
+    assert res.nfe == s.nfe() == 2 * (2 + 3 * 3 * 3)
+    assert res.candidates[res.chosen].final and res.candidates[res.chosen].level == 8
+    assert [h["level"] for h in res.history] == [4, 6, 8]
+
+
+@pytest.mark.parametrize("searcher", [RandomSearch(n=3, steps=STEPS, eta=1.0),
+                                      ZeroOrderSearch(n=2, rounds=1, steps=STEPS, eta=1.0),
+                                      SearchOverPaths(n=2, m=2, delta_f=1, delta_b=2, steps=STEPS, eta=1.0)])
+def test_same_seed_same_result(model, lr, searcher):
+    a = searcher.run(model, lr, HighBand(), seed=7, cutoff_hz=4000.0)
+    b = searcher.run(model, lr, HighBand(), seed=7, cutoff_hz=4000.0)
+    c = searcher.run(model, lr, HighBand(), seed=8, cutoff_hz=4000.0)
+    np.testing.assert_array_equal(a.audio, b.audio)
+    assert a.frame().equals(b.frame()) and not np.array_equal(a.audio, c.audio)
+
+
+def test_oracle_is_refused_unless_allowed(model, lr):
+    ref = np.random.default_rng(1).standard_normal(SR).astype(np.float32) * 0.1
+    s = RandomSearch(n=2, steps=STEPS)
+    with pytest.raises(TsrError, match="oracle"):
+        s.run(model, lr, "lsd", context=Context(reference=ref, reference_sr=SR), cutoff_hz=4000.0)
+    res = s.run(model, lr, "lsd", context=Context(reference=ref, reference_sr=SR), cutoff_hz=4000.0, allow_oracle=True)
+    assert res.score == max(c.scores["lsd"] for c in res.candidates)
+
+
+def test_cache_skips_sampled_candidates(model, lr, tmp_path):
+    s = RandomSearch(n=3, steps=STEPS, cache=str(tmp_path))
+    first = s.run(model, lr, HighBand(), seed=2, cutoff_hz=4000.0)
+    again = RandomSearch(n=4, steps=STEPS, cache=str(tmp_path)).run(model, lr, HighBand(), seed=2, cutoff_hz=4000.0)
+    assert first.cache_hits == 0 and again.cache_hits == 3 and again.nfe == 4 * STEPS
+    np.testing.assert_array_equal(first.audio_of[0], again.audio_of[0])
+
+
+def test_bad_search_arguments_are_clear(model, lr):
+    with pytest.raises(TsrError, match="unknown search"):
+        make_searcher("beam")
+    with pytest.raises(ValueError, match="delta_b > delta_f"):
+        SearchOverPaths(delta_f=3, delta_b=3)
+    with pytest.raises(ValueError, match="neighbourhood"):
+        ZeroOrderSearch(neighbourhood="cube")
+    with pytest.raises(TsrError, match="at most 60 s"):
+        RandomSearch(n=1, steps=2).run(model, np.tile(lr, 61), HighBand(), cutoff_hz=4000.0)
+
+
+def test_cli_search_none_is_candidate_zero_of_random_search(tmp_path, lr):
+    tsa.save(tmp_path / "lr.wav", lr, SR, subtype="FLOAT")
+    base = [sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "lr.wav"), "--steps", str(STEPS),
+            "--seed", "4", "--cutoff", "4000"]
+    subprocess.run(base + ["-o", str(tmp_path / "none.wav")], check=True, capture_output=True)
+    out = subprocess.run(base + ["-o", str(tmp_path / "rand.wav"), "--search", "random", "--n", "3", "--verifier",
+                                 "continuity", "--report", str(tmp_path / "r.json"), "--save-candidates",
+                                 str(tmp_path / "c")], check=True, capture_output=True, text=True)
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["nfe"] == 3 * STEPS and len(rep["candidates"]) == 3 and rep["cutoff_hz"] == 4000.0
+    assert json.loads(out.stdout)["chosen"] == rep["chosen"]
+    none, _ = tsa.load(tmp_path / "none.wav", sr=None)
+    cand0, _ = tsa.load(tmp_path / "c" / "candidate-0000.wav", sr=None)
+    np.testing.assert_allclose(none, cand0, atol=1e-4)  # 16-bit files: one step is 3e-5
+    chosen, _ = tsa.load(tmp_path / "rand.wav", sr=None)
+    picked, _ = tsa.load(tmp_path / "c" / f"candidate-{rep['chosen']:04d}.wav", sr=None)
+    np.testing.assert_allclose(chosen, picked, atol=1e-4)

@@ -1,0 +1,38 @@
+"""Inference-time search over the sampler's noise, guided by verifiers, with budgets in NFE.
+
+=====================  ==============================================================  =========================
+searcher               what it does                                                    NFE (DDIM, S steps)
+=====================  ==============================================================  =========================
+:class:`RandomSearch`  best of ``n`` independent noises (the paper's default)           ``n S``
+:class:`ZeroOrderSearch`  ``rounds`` of ``n`` neighbours around a pivot noise            ``S (1 + rounds n)``
+:class:`SearchOverPaths`  ``n`` paths, branched ``m``-fold by ``delta_f`` / ``delta_b``   ``n (first + K m delta_b)``
+=====================  ==============================================================  =========================
+
+``searcher.run(model, lr_audio, verifier, budget, seed) -> SearchResult``; see :mod:`tsrlib.search.base`.
+"""
+
+from __future__ import annotations
+
+from tsrlib.errors import TsrError
+from tsrlib.search.base import MAX_SEARCH_SECONDS, Run, Searcher
+from tsrlib.search.cache import CandidateCache
+from tsrlib.search.paths import SearchOverPaths
+from tsrlib.search.random_search import RandomSearch
+from tsrlib.search.result import Candidate, SearchResult
+from tsrlib.search.zero_order import ZeroOrderSearch
+
+SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearch, "zero-order": ZeroOrderSearch, "paths": SearchOverPaths}
+
+
+def make_searcher(name: str, **kw) -> Searcher:
+    """A searcher by name (``random``, ``zero-order``, ``paths``; ``none`` is random search with ``n = 1``)."""
+    if name == "none":
+        kw["n"] = 1
+        name = "random"
+    if name not in SEARCHERS:
+        raise TsrError(f"unknown search {name!r}; choose one of none, {', '.join(SEARCHERS)}")
+    return SEARCHERS[name](**kw)
+
+
+__all__ = ["MAX_SEARCH_SECONDS", "Candidate", "CandidateCache", "RandomSearch", "Run", "SEARCHERS", "SearchOverPaths",
+           "SearchResult", "Searcher", "ZeroOrderSearch", "make_searcher"]
