@@ -1,0 +1,233 @@
+"""The measurements behind Chapters 3-6, as functions, so the chapters hold only parameters, calls and plots.
+
+Every sweep writes its rows to a CSV as it goes (:class:`ResultLog`) and skips the rows already there on a
+rerun, so a killed book build resumes where it stopped; sampled candidates are shared between chapters
+through the search cache (:class:`tsrlib.search.CandidateCache`).
+
+Conventions: verifier columns keep the library's sign (higher is better: ``wer`` holds ``-WER``); the
+oracle columns ``LSD`` and ``LSD-HF`` are plain distances (lower is better).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tsrlib import audio as tsa
+from tsrlib import metrics, sampler, schedule
+from tsrlib.data import manifest
+from tsrlib.search import RandomSearch, Searcher
+from tsrlib.verifiers import Context, Ensemble, Verifier, get_verifier, rank_aggregate
+
+GROUP = ["clip", "cutoff"]
+
+
+@dataclass
+class Clip:
+    """A clean test clip ``audio [T]`` at ``sr`` Hz with what the corpus knows about it."""
+
+    id: str
+    domain: str
+    source: str
+    audio: np.ndarray
+    sr: int
+    transcript: str | None
+    caption: str | None
+
+    def context(self) -> Context:
+        """Transcript, caption and the clean reference (for the oracle columns)."""
+        return Context(transcript=self.transcript, caption=self.caption, reference=self.audio, reference_sr=self.sr)
+
+
+def test_clips(corpus_dir: str | Path, domain: str, n: int, *, max_seconds: float = 3.0, sr: int = tsa.MODEL_SR,
+               split: str = "test") -> list[Clip]:
+    """The first ``n`` clips of ``domain`` in a corpus split, cut to ``max_seconds`` and resampled to ``sr``."""
+    df = manifest.load(Path(corpus_dir) / "manifest.csv", domain=domain, split=split).head(n or None)
+    out = []
+    for r in df.itertuples():
+        x, _ = tsa.load(r.abspath, sr=sr)
+        text = lambda v: v if isinstance(v, str) and v.strip() else None  # noqa: E731 - NaN from CSV means none
+        out.append(Clip(r.id, domain, r.source, x[: int(max_seconds * sr)], sr, text(r.transcript), text(r.caption)))
+    return out
+
+
+def sweep_name(prefix: str, **params) -> str:
+    """A file name for a sweep's log that changes whenever one of its parameters does."""
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}.csv"
+
+
+class ResultLog:
+    """Rows appended to a CSV as they are computed; :meth:`done` tells a rerun what to skip."""
+
+    def __init__(self, path: str | Path, keys: list[str]):
+        self.path, self.keys = Path(path), list(keys)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._done = set()
+        if self.path.is_file() and self.path.stat().st_size:
+            self._done = {tuple(str(v) for v in row) for row in pd.read_csv(self.path)[self.keys].itertuples(index=False)}
+
+    def done(self, **key) -> bool:
+        return tuple(str(key[k]) for k in self.keys) in self._done
+
+    def append(self, rows: pd.DataFrame) -> None:
+        rows.to_csv(self.path, mode="a", header=not self.path.is_file() or not self.path.stat().st_size, index=False)
+        self._done |= {tuple(str(v) for v in row) for row in rows[self.keys].itertuples(index=False)}
+
+    def frame(self) -> pd.DataFrame:
+        return pd.read_csv(self.path) if self.path.is_file() else pd.DataFrame()
+
+
+def _oracle_columns(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={"lsd.lsd_hf": "LSD-HF"}).assign(LSD=lambda d: -d["lsd"], **{"LSD-HF": lambda d: -d["LSD-HF"]})
+
+
+def candidate_table(model, clips: list[Clip], cutoffs: list[float], n: int, verifiers: list[str], *, steps: int = 25,
+                    eta: float = 0.0, seed: int = 0, filter: str = "cheby1", cache_dir: str | Path | None = None,
+                    log_path: str | Path, device: str = "cpu") -> pd.DataFrame:
+    """Score ``n`` candidates of every clip at every cutoff with ``verifiers`` and the LSD oracle.
+
+    One row per candidate: clip, domain, source, cutoff, candidate, LSD, LSD-HF and every verifier axis
+    (members' axes named ``name.axis``). Appends to ``log_path`` per (clip, cutoff) and resumes from it.
+    """
+    log = ResultLog(log_path, GROUP)
+    table = Ensemble([get_verifier("lsd", device)] + [get_verifier(v, device) for v in verifiers])
+    for clip in clips:
+        for c in cutoffs:
+            if log.done(clip=clip.id, cutoff=c):
+                continue
+            lr = tsa.degrade(clip.audio, clip.sr, c, filter)
+            res = RandomSearch(n=n, steps=steps, eta=eta, cache=cache_dir).run(
+                model, lr, table, seed=seed, sr=clip.sr, context=clip.context(), cutoff_hz=c, allow_oracle=True)
+            df = _oracle_columns(res.frame().drop(columns=["ensemble", "round", "parent", "level", "final", "seed", "nfe"]))
+            log.append(df.rename(columns={"id": "candidate"}).drop(columns=["lsd", "noise"])
+                       .assign(clip=clip.id, domain=clip.domain, source=clip.source, cutoff=c))
+    return log.frame()
+
+
+def candidates_audio(model, clip: Clip, cutoff: float, n: int, *, steps: int = 25, eta: float = 0.0, seed: int = 0,
+                     filter: str = "cheby1", cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(input [T], candidates [n, T])`` of one clip, the same candidates :func:`candidate_table` scored (cached)."""
+    lr = tsa.degrade(clip.audio, clip.sr, cutoff, filter)
+    res = RandomSearch(n=n, steps=steps, eta=eta, cache=cache_dir).run(
+        model, lr, get_verifier("lsd"), seed=seed, sr=clip.sr, context=clip.context(), cutoff_hz=cutoff, allow_oracle=True)
+    return lr, np.stack([res.audio_of[k] for k in range(n)])
+
+
+def verifier_cost(verifier: Verifier, candidates: np.ndarray, sr: int, context: Context) -> float:
+    """Seconds of compute per second of audio for ``verifier`` on ``candidates [N, T]`` (after one warm-up call)."""
+    verifier.evaluate(candidates[:1], sr, context)
+    t0 = time.perf_counter()
+    verifier.evaluate(candidates, sr, context)
+    return (time.perf_counter() - t0) / (candidates.size / sr)
+
+
+def within_input_spearman(df: pd.DataFrame, columns: list[str], group: list[str] = GROUP) -> pd.DataFrame:
+    """Mean Spearman correlation of every pair of ``columns`` across candidates *of the same input*.
+
+    Inputs where a column does not vary (a verifier that scores every candidate alike) give no
+    correlation and are left out of that pair's mean. Returns a square DataFrame.
+    """
+    out = pd.DataFrame(np.nan, index=columns, columns=columns)
+    for a in columns:
+        for b in columns:
+            rhos = []
+            for _, g in df.groupby(group):
+                if g[a].nunique() > 1 and g[b].nunique() > 1:
+                    rhos.append(stats.spearmanr(g[a], g[b])[0])
+            out.loc[a, b] = np.mean(rhos) if rhos else np.nan
+    return out
+
+
+def spread(df: pd.DataFrame, columns: list[str], group: list[str] = GROUP) -> pd.DataFrame:
+    """Per input, the standard deviation of each column across candidates; mean over inputs, by cutoff."""
+    return df.groupby(group)[columns].std().groupby(level="cutoff").mean()
+
+
+def best_of_n(df: pd.DataFrame, by: str | list[str], measure: list[str], ns: list[int], *, reps: int = 32, seed: int = 0,
+              group: list[str] = GROUP) -> pd.DataFrame:
+    """Expected ``measure`` columns of the candidate a verifier picks from N, for each N in ``ns``.
+
+    For each input, ``reps`` random subsets of size N are drawn from its candidates (all of them once N
+    reaches the pool); the pick maximises ``by`` (a list of columns: their rank ensemble within the
+    subset). Returns one row per input and N with the mean of each measure over the subsets.
+    """
+    rng = np.random.default_rng(seed)
+    cols = [by] if isinstance(by, str) else list(by)
+    rows = []
+    for key, g in df.groupby(group):
+        scores, vals = g[cols].to_numpy(float).T, g[measure].to_numpy(float)
+        for n in ns:
+            if n > len(g):
+                continue
+            subsets = [np.arange(len(g))] if n == len(g) else [rng.choice(len(g), n, replace=False) for _ in range(reps)]
+            picks = [s[int(np.argmax(rank_aggregate(scores[:, s]) if len(cols) > 1 else scores[0, s]))] for s in subsets]
+            rows.append({**dict(zip(group, key)), "N": n, **dict(zip(measure, vals[picks].mean(axis=0)))})
+    return pd.DataFrame(rows)
+
+
+def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers: dict[str, Searcher], verifier: str, *,
+                      seeds: list[int], filter: str = "cheby1", log_path: str | Path, device: str = "cpu") -> pd.DataFrame:
+    """Run each named searcher on each clip, cutoff and seed; score its choice with the oracle.
+
+    One row per run: clip, domain, cutoff, searcher, seed, nfe, candidates, score (the verifier's, of the
+    choice), LSD and LSD-HF of the choice, wall seconds. Appends to ``log_path`` and resumes from it.
+    """
+    log = ResultLog(log_path, GROUP + ["searcher", "seed"])
+    v = get_verifier(verifier, device)
+    for clip in clips:
+        for c in cutoffs:
+            lr = tsa.degrade(clip.audio, clip.sr, c, filter)
+            for name, s in searchers.items():
+                for seed in seeds:
+                    if log.done(clip=clip.id, cutoff=c, searcher=name, seed=seed):
+                        continue
+                    ctx = Context(transcript=clip.transcript, caption=clip.caption)
+                    res = s.run(model, lr, v, seed=seed, sr=clip.sr, context=ctx, cutoff_hz=c)
+                    ref = clip.audio[: len(res.audio)]
+                    log.append(pd.DataFrame([{
+                        "clip": clip.id, "domain": clip.domain, "cutoff": c, "searcher": name, "seed": seed,
+                        "nfe": res.nfe, "candidates": sum(x.final for x in res.candidates), "score": res.score,
+                        "LSD": float(metrics.lsd(ref, res.audio)[0]), "LSD-HF": float(metrics.lsd_hf(ref, res.audio, clip.sr, c)[0]),
+                        "wall_seconds": res.wall_seconds}]))
+    return log.frame()
+
+
+def paired_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over paired observations and its ``level`` t-interval: ``(mean, low, high)``."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    if len(d) < 2:
+        return float(d.mean()), float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
+def x0_score_trajectory(model, clip: Clip, cutoff: float, verifier: str, *, n: int = 8, steps: int = 25, eta: float = 0.0,
+                        seed: int = 0, filter: str = "cheby1", device: str = "cpu") -> pd.DataFrame:
+    """The verifier's score of each candidate's one-step x0-prediction after every sampler step.
+
+    One row per candidate and level (1..steps; level ``steps`` is the finished sample): candidate,
+    level, score, and ``final``, the candidate's score at the last level. Search over paths bets that
+    early scores predict the final one.
+    """
+    v = get_verifier(verifier, device)
+    lr = tsa.degrade(clip.audio, clip.sr, cutoff, filter)
+    lr = tsa.resample(lr, clip.sr, model.sr)
+    cond = model.condition(lr, model.sr, cutoff)
+    noise = sampler.CandidateNoise(seed, range(n))
+    out = sampler.sample_ddim(model, cond, noise.initial(model.noise_shape(cond)), schedule.timesteps(steps), eta=eta,
+                              noise=noise, return_x0s=True)
+    ctx = Context(input=lr, input_sr=model.sr, cutoff_hz=cutoff, transcript=clip.transcript, caption=clip.caption)
+    rows = []
+    for level, x0 in enumerate(out.x0_trajectory, 1):
+        s = v.score(model.decode(x0, cond), model.sr, ctx)
+        rows += [{"candidate": k, "level": level, "score": float(s[k])} for k in range(n)]
+    df = pd.DataFrame(rows)
+    return df.merge(df[df.level == steps][["candidate", "score"]].rename(columns={"score": "final"}), on="candidate")
