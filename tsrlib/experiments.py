@@ -173,17 +173,26 @@ def best_of_n(df: pd.DataFrame, by: str | list[str], measure: list[str], ns: lis
     return pd.DataFrame(rows)
 
 
-def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers: dict[str, Searcher], verifier: str, *,
-                      seeds: list[int], filter: str = "cheby1", log_path: str | Path, device: str = "cpu") -> pd.DataFrame:
+def verifier_for(verifier: str | dict[float, str], cutoff: float) -> str:
+    """The verifier name for ``cutoff``: ``verifier`` itself, or the entry of the nearest cutoff in a mapping."""
+    if isinstance(verifier, str):
+        return verifier
+    return verifier[min(verifier, key=lambda k: abs(float(k) - cutoff))]
+
+
+def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers: dict[str, Searcher],
+                      verifier: str | dict[float, str], *, seeds: list[int], filter: str = "cheby1", log_path: str | Path,
+                      device: str = "cpu") -> pd.DataFrame:
     """Run each named searcher on each clip, cutoff and seed; score its choice with the oracle.
 
-    One row per run: clip, domain, cutoff, searcher, seed, nfe, candidates, score (the verifier's, of the
+    ``verifier``: one name, or one per cutoff (``{4000: "consensus", 8000: "continuity"}``). One row per
+    run: clip, domain, cutoff, verifier, searcher, seed, nfe, candidates, score (the verifier's, of the
     choice), LSD and LSD-HF of the choice, wall seconds. Appends to ``log_path`` and resumes from it.
     """
     log = ResultLog(log_path, GROUP + ["searcher", "seed"])
-    v = get_verifier(verifier, device)
     for clip in clips:
         for c in cutoffs:
+            v = get_verifier(verifier_for(verifier, c), device)
             lr = tsa.degrade(clip.audio, clip.sr, c, filter)
             for name, s in searchers.items():
                 for seed in seeds:
@@ -193,7 +202,7 @@ def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers:
                     res = s.run(model, lr, v, seed=seed, sr=clip.sr, context=ctx, cutoff_hz=c)
                     ref = clip.audio[: len(res.audio)]
                     log.append(pd.DataFrame([{
-                        "clip": clip.id, "domain": clip.domain, "cutoff": c, "searcher": name, "seed": seed,
+                        "clip": clip.id, "domain": clip.domain, "cutoff": c, "verifier": v.name, "searcher": name, "seed": seed,
                         "nfe": res.nfe, "candidates": sum(x.final for x in res.candidates), "score": res.score,
                         "LSD": float(metrics.lsd(ref, res.audio)[0]), "LSD-HF": float(metrics.lsd_hf(ref, res.audio, clip.sr, c)[0]),
                         "wall_seconds": res.wall_seconds}]))

@@ -100,8 +100,10 @@ class WhisperASR:
     name = "whisper"
 
     def __init__(self, device: str = "cpu", threads: int = 0):
+        import torch
         from faster_whisper import WhisperModel
 
+        threads = threads or torch.get_num_threads()  # no more threads than torch uses, so neither starves
         compute = "float16" if device.startswith("cuda") else "int8"
         self.model = WhisperModel(str(whisper_model_dir()), device="cuda" if device.startswith("cuda") else "cpu",
                                   compute_type=compute, cpu_threads=threads)

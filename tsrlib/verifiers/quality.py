@@ -22,10 +22,19 @@ SR = 16_000
 @functools.lru_cache(maxsize=1)
 def dnsmos_model():
     """The packaged DNSMOS model pair (SIG/BAK/OVRL and P.808), loaded once."""
+    import onnxruntime as ort
+    import torch
     from speechmos import dnsmos
 
     here = Path(dnsmos.__file__).parent / "dnsmos_models"
-    return dnsmos.DNSMOS(str(here / "sig_bak_ovr.onnx"), str(here / "model_v8.onnx"))
+    model = dnsmos.DNSMOS(str(here / "sig_bak_ovr.onnx"), str(here / "model_v8.onnx"))
+    # ONNX Runtime's default threads spin-wait after each run and starve torch on a small CPU: replace the sessions.
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model.onnx_sess = ort.InferenceSession(model.primary_model_path, opts, providers=["CPUExecutionProvider"])
+    model.p808_onnx_sess = ort.InferenceSession(str(here / "model_v8.onnx"), opts, providers=["CPUExecutionProvider"])
+    return model
 
 
 class DNSMOS(Verifier):
