@@ -169,6 +169,10 @@ def test_bad_search_arguments_are_clear(model, lr):
         SearchOverPaths(delta_f=3, delta_b=3)
     with pytest.raises(ValueError, match="neighbourhood"):
         ZeroOrderSearch(neighbourhood="cube")
+    from tsrlib.models import tiny
+
+    with pytest.raises(TsrError, match="no noise to search"):
+        RandomSearch(n=2, steps=2).run(tiny.load("regression"), lr, HighBand(), cutoff_hz=4000.0)
     with pytest.raises(TsrError, match="at most 60 s"):
         RandomSearch(n=1, steps=2).run(model, np.tile(lr, 61), HighBand(), cutoff_hz=4000.0)
 

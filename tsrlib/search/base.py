@@ -138,6 +138,8 @@ class Searcher:
         if v.oracle and not allow_oracle:
             raise TsrError(f"verifier {v.name!r} is an oracle (it needs the clean reference); searching with it "
                            "is for analysis only: pass allow_oracle=True")
+        if getattr(model, "is_regression", False):
+            raise TsrError("the regression baseline is deterministic: there is no noise to search; use the diffusion model")
         searcher = self.fit(budget) if budget is not None else self
         sr = model.sr if sr is None else sr
         x = tsa.check_audio(lr_audio, sr, name="input")
