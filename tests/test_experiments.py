@@ -52,3 +52,14 @@ def test_paired_ci_contains_the_true_mean_difference():
     assert m == pytest.approx(0.5) and lo == pytest.approx(0.5) and hi == pytest.approx(0.5)
     m, lo, hi = ex.paired_ci(a + rng.normal(0.3, 0.1, 200), a)
     assert lo < 0.3 < hi and hi - lo < 0.05
+
+
+def test_x0_trajectory_scores_every_level_and_ends_at_the_final_score():
+    from tsrlib.models import tiny
+
+    rng = np.random.default_rng(0)
+    clip = ex.Clip("c", "speech", "test", (0.1 * rng.standard_normal(12_000)).astype(np.float32), 24_000, None, None)
+    df = ex.x0_score_trajectory(tiny.load("tiny"), clip, 4000.0, ["continuity", "consensus"], n=3, steps=4)
+    assert len(df) == 2 * 3 * 4 and set(df.level) == {1, 2, 3, 4}
+    last = df[df.level == 4]
+    np.testing.assert_allclose(last.score, last.final)

@@ -218,25 +218,28 @@ def paired_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float,
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
 
 
-def x0_score_trajectory(model, clip: Clip, cutoff: float, verifier: str, *, n: int = 8, steps: int = 25, eta: float = 0.0,
-                        seed: int = 0, filter: str = "cheby1", device: str = "cpu") -> pd.DataFrame:
-    """The verifier's score of each candidate's one-step x0-prediction after every sampler step.
+def x0_score_trajectory(model, clip: Clip, cutoff: float, verifiers: str | list[str], *, n: int = 8, steps: int = 25,
+                        eta: float = 0.0, seed: int = 0, filter: str = "cheby1", device: str = "cpu") -> pd.DataFrame:
+    """Each verifier's score of each candidate's one-step x0-prediction after every sampler step.
 
-    One row per candidate and level (1..steps; level ``steps`` is the finished sample): candidate,
-    level, score, and ``final``, the candidate's score at the last level. Search over paths bets that
-    early scores predict the final one.
+    The ``n`` trajectories are sampled once. One row per verifier, candidate and level (1..steps; level
+    ``steps`` is the finished sample): verifier, candidate, level, score, and ``final``, the candidate's
+    score at the last level. Search over paths bets that early scores predict the final one.
     """
-    v = get_verifier(verifier, device)
-    lr = tsa.degrade(clip.audio, clip.sr, cutoff, filter)
-    lr = tsa.resample(lr, clip.sr, model.sr)
+    names = [verifiers] if isinstance(verifiers, str) else list(verifiers)
+    lr = tsa.resample(tsa.degrade(clip.audio, clip.sr, cutoff, filter), clip.sr, model.sr)
     cond = model.condition(lr, model.sr, cutoff)
     noise = sampler.CandidateNoise(seed, range(n))
     out = sampler.sample_ddim(model, cond, noise.initial(model.noise_shape(cond)), schedule.timesteps(steps), eta=eta,
                               noise=noise, return_x0s=True)
     ctx = Context(input=lr, input_sr=model.sr, cutoff_hz=cutoff, transcript=clip.transcript, caption=clip.caption)
+    decoded = [model.decode(x0, cond) for x0 in out.x0_trajectory]
     rows = []
-    for level, x0 in enumerate(out.x0_trajectory, 1):
-        s = v.score(model.decode(x0, cond), model.sr, ctx)
-        rows += [{"candidate": k, "level": level, "score": float(s[k])} for k in range(n)]
+    for name in names:
+        v = get_verifier(name, device)
+        for level, audio in enumerate(decoded, 1):
+            s = v.score(audio, model.sr, ctx)
+            rows += [{"verifier": name, "candidate": k, "level": level, "score": float(s[k])} for k in range(n)]
     df = pd.DataFrame(rows)
-    return df.merge(df[df.level == steps][["candidate", "score"]].rename(columns={"score": "final"}), on="candidate")
+    final = df[df.level == steps][["verifier", "candidate", "score"]].rename(columns={"score": "final"})
+    return df.merge(final, on=["verifier", "candidate"])
