@@ -61,11 +61,8 @@ class CandidateNoise:
 
     def subset(self, rows: Sequence[int]) -> CandidateNoise:
         """The same generators (shared state) for a subset of the rows, in that order."""
-        out = CandidateNoise.__new__(CandidateNoise)
-        out.seed, out.device = self.seed, self.device
-        out.indices = [self.indices[r] for r in rows]
-        out.gens = [self.gens[r] for r in rows]
-        return out
+        return CandidateNoise.from_generators(self.seed, [self.gens[r] for r in rows], self.device,
+                                              [self.indices[r] for r in rows])
 
 
 @dataclass
@@ -226,7 +223,7 @@ def generate(
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    device = _device_of(cond)
+    device = device_of(cond)
     outs, x0s, nfe = [], [], 0
     indices = list(indices)
     for b in range(0, len(indices), batch_size):
@@ -245,7 +242,8 @@ def generate(
     return Candidates(audio=np.concatenate(outs), sr=model.sr, seed=seed, indices=indices, nfe=nfe, x0=torch.cat(x0s))
 
 
-def _device_of(cond: Condition) -> torch.device:
+def device_of(cond: Condition) -> torch.device:
+    """The device a condition's tensors live on (CPU when it has none)."""
     return cond.features["cond"].device if cond.features else torch.device("cpu")
 
 
@@ -268,7 +266,7 @@ def sample_from(
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    out = SOLVERS[solver](model, cond, x_T.to(_device_of(cond)), schedule.timesteps(steps), eta=eta, noise=noise,
+    out = SOLVERS[solver](model, cond, x_T.to(device_of(cond)), schedule.timesteps(steps), eta=eta, noise=noise,
                           guidance_scale=guidance_scale, amp=amp)
     return out.x, out.nfe
 

@@ -34,7 +34,7 @@ class Run:
         self.searcher, self.model, self.verifier, self.ctx, self.seed = searcher, model, verifier, ctx, seed
         self.cutoff, self.progress = cutoff, progress
         self.cond = model.condition(x, model.sr, cutoff)
-        self.device = sampler._device_of(self.cond)
+        self.device = sampler.device_of(self.cond)
         self.shape = model.noise_shape(self.cond)
         self.cache = searcher.cache
         self.input_key = CandidateCache.input_key(model, x, cutoff) if self.cache else ""
