@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from tsrlib.errors import CheckpointError
+from tsrlib import audio as tsa
+from tsrlib.errors import CheckpointError, TsrError
 from tsrlib.verifiers import Context, adapters
 
 SR = 16_000
@@ -92,7 +93,55 @@ def test_aes_adapter_on_random_weights(tmp_path, candidates, monkeypatch):
     np.testing.assert_allclose(out["aes"], np.mean([out[a] for a in ("ce", "cu", "pc", "pq")], axis=0))
 
 
-def test_clap_without_checkpoint_is_a_clear_error(monkeypatch):
+def _tiny_clap(folder) -> None:
+    """A randomly initialised transformers ``ClapModel`` with its processor (a tiny byte-level BPE) in ``folder``."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["a dog barks in the rain", "solo piano music", "a man speaks"], vocab_size=300,
+                            min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    bpe.save_model(str(folder))
+    tok = transformers.RobertaTokenizer.from_pretrained(str(folder))
+    text = transformers.ClapTextConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=37, max_position_embeddings=80, projection_dim=32)
+    audio = transformers.ClapAudioConfig(num_mel_bins=16, spec_size=64, window_size=4, patch_size=2, patch_stride=2,
+                                         hidden_size=32, patch_embeds_hidden_size=16, depths=[1, 1],
+                                         num_attention_heads=[2, 2], projection_dim=32, enable_fusion=False)
+    torch.manual_seed(0)
+    transformers.ClapModel(transformers.ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(),
+                                                   projection_dim=32)).save_pretrained(folder)
+    extractor = transformers.ClapFeatureExtractor(feature_size=16, sampling_rate=48_000, hop_length=480, max_length_s=2,
+                                                  truncation="rand_trunc")
+    transformers.ClapProcessor(extractor, tok).save_pretrained(folder)
+
+
+def test_clap_adapter_on_a_tiny_random_model(tmp_path, candidates, monkeypatch):
+    _tiny_clap(tmp_path)
+    monkeypatch.setenv("TSR_CLAP_CHECKPOINT", str(tmp_path))
+    v = adapters.CLAPScore()
+    assert v.backend == "transformers"
+    ctx = Context(caption="a dog barks in the rain")
+    s = v.score(candidates, SR, ctx)  # 16 kHz candidates are resampled to the model's 48 kHz
+    assert s.shape == (3,) and np.isfinite(s).all() and (np.abs(s) <= 1 + 1e-5).all()
+    # batching does not change a candidate's score, and the caption's embedding is computed once per context
+    np.testing.assert_allclose(v.score(candidates[1:2], SR, ctx), s[1:2], atol=1e-5)
+    assert sum(k[0] == "clap" for k in ctx.cache) == 1
+    # the score is the cosine of the two embeddings
+    a = v.embed_audio(np.stack([tsa.resample(c, SR, 48_000) for c in candidates]))
+    np.testing.assert_allclose(s, (a @ v.embed_text(ctx.caption)).numpy(), atol=1e-5)
+    with pytest.raises(TsrError, match="caption"):
+        v.score(candidates, SR, Context())
+
+
+def test_clap_without_checkpoint_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("TSR_CLAP_CHECKPOINT", raising=False)
-    with pytest.raises(CheckpointError, match="630k-audioset-best.pt"):
+    with pytest.raises(CheckpointError, match="laion/clap-htsat-unfused"):
         adapters.CLAPScore()
+    ckpt = tmp_path / "630k-audioset-best.pt"  # a laion_clap file: needs that package (absent or unloadable here)
+    ckpt.write_bytes(b"")
+    try:
+        import laion_clap  # noqa: F401
+    except Exception:
+        with pytest.raises(TsrError, match="laion_clap"):
+            adapters.CLAPScore(checkpoint=ckpt)

@@ -9,15 +9,15 @@ verifier               environment variable            what to fetch (on a machi
 =====================  ==============================  =========================================================
 ``aes``                ``TSR_AES_CHECKPOINT``          ``facebook/audiobox-aesthetics`` (folder with config.json
                                                        and model.safetensors) or its ``checkpoint.pt``
-``clap``               ``TSR_CLAP_CHECKPOINT``         ``lukewys/laion_clap`` ``630k-audioset-best.pt`` (HTSAT-tiny),
-                                                       plus ``roberta-base`` in the Hugging Face cache
+``clap``               ``TSR_CLAP_CHECKPOINT``         ``laion/clap-htsat-unfused`` (a folder, transformers port), or
+                                                       ``lukewys/laion_clap`` ``630k-audioset-best.pt`` (laion_clap)
 ``wavlm-spk``          ``TSR_WAVLM_DIR``               ``microsoft/wavlm-base-plus-sv`` (a folder)
 ``wer-whisper-hf``     ``TSR_WHISPER_HF_DIR``          ``openai/whisper-base`` or larger (a folder)
 =====================  ==============================  =========================================================
 
 Every adapter's loading, preprocessing and batching is tested offline on a randomly initialised
-model built from the same classes (``tests/test_adapters.py``), except CLAP, whose constructor itself
-downloads roberta-base.
+model built from the same classes (``tests/test_adapters.py``). For CLAP that is the transformers port;
+the ``laion_clap`` package's own module cannot be built here (see :class:`CLAPScore`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ from tsrlib.verifiers.base import Context, Verifier
 
 FETCH = {
     "aes": ("TSR_AES_CHECKPOINT", "huggingface-cli download facebook/audiobox-aesthetics --local-dir ckpt/aes"),
-    "clap": ("TSR_CLAP_CHECKPOINT", "huggingface-cli download lukewys/laion_clap 630k-audioset-best.pt --local-dir ckpt/clap "
-             "&& huggingface-cli download roberta-base"),
+    "clap": ("TSR_CLAP_CHECKPOINT", "huggingface-cli download laion/clap-htsat-unfused --local-dir ckpt/clap"),
     "wavlm-spk": ("TSR_WAVLM_DIR", "huggingface-cli download microsoft/wavlm-base-plus-sv --local-dir ckpt/wavlm-sv"),
     "wer-whisper-hf": ("TSR_WHISPER_HF_DIR", "huggingface-cli download openai/whisper-base --local-dir ckpt/whisper-base"),
 }
@@ -121,7 +120,19 @@ class AudioboxAesthetics(Verifier):
 
 # ----------------------------------------------------------------------------------------- CLAP
 class CLAPScore(Verifier):
-    """LAION-CLAP: cosine similarity between each candidate's audio embedding (48 kHz) and the caption's."""
+    """LAION-CLAP: cosine similarity between each candidate's audio embedding (48 kHz) and the caption's.
+
+    Two back-ends read the same model family:
+
+    * a folder (``config.json``), the transformers port ``ClapModel`` + ``ClapProcessor`` of LAION-CLAP
+      (``laion/clap-htsat-unfused``); tested offline on a tiny random model;
+    * a file (``630k-audioset-best.pt``), the ``laion_clap`` package's own ``CLAP_Module`` (HTSAT-tiny,
+      RoBERTa). Its import needs torchvision and the ``roberta-base``, ``bert-base-uncased`` and
+      ``facebook/bart-base`` tokenizers in the Hugging Face cache; PyPI's torchvision does not load beside
+      the CPU build of torch, so this back-end runs only where a matching torchvision is installed.
+
+    Clips longer than the model's window (10 s) are cropped by the feature extractor as LAION-CLAP does.
+    """
 
     name = "clap"
     axes = ("clap",)
@@ -131,20 +142,57 @@ class CLAPScore(Verifier):
 
     def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", amodel: str = "HTSAT-tiny"):
         path = checkpoint_path("clap", checkpoint)
-        laion_clap = _require("laion_clap", "clap")
         self.device = _device(device)
+        if path.is_dir():
+            transformers = _require("transformers", "adapters")
+            self.processor = transformers.ClapProcessor.from_pretrained(str(path))
+            self.model = transformers.ClapModel.from_pretrained(str(path)).to(self.device).eval()
+            self.backend = "transformers"
+            return
+        try:
+            import laion_clap
+        except ImportError as e:
+            raise TsrError(f"{path} is a laion_clap checkpoint, which needs the optional package laion_clap "
+                           f"(pip install --no-deps laion-clap and a torchvision matching torch), or use the "
+                           f"transformers port: {FETCH['clap'][1]}") from e
+        except Exception as e:  # its import loads three tokenizers by hub name; torchvision may not load
+            raise CheckpointError(f"laion_clap failed to import ({type(e).__name__}: {e}). It needs roberta-base, "
+                                  f"bert-base-uncased and facebook/bart-base in the Hugging Face cache and a torchvision "
+                                  f"that loads beside torch; or use the transformers port: {FETCH['clap'][1]}") from None
         try:
             self.model = laion_clap.CLAP_Module(enable_fusion=False, amodel=amodel, device=self.device)
         except OSError as e:  # its text branch loads roberta-base by name
-            raise CheckpointError(f"CLAP needs roberta-base in the Hugging Face cache: {FETCH['clap'][1]}") from e
+            raise CheckpointError(f"CLAP needs roberta-base in the Hugging Face cache: huggingface-cli download roberta-base") from e
         self.model.load_ckpt(str(path), verbose=False)
+        self.backend = "laion_clap"
+
+    def embed_audio(self, x: np.ndarray) -> torch.Tensor:
+        """Unit-norm audio embeddings ``[N, D]`` of 48 kHz audio ``[N, T]``."""
+        with torch.inference_mode():
+            if self.backend == "laion_clap":
+                a = self.model.get_audio_embedding_from_data(x=torch.as_tensor(x).to(self.device), use_tensor=True)
+            else:
+                feats = self.processor(audio=list(np.atleast_2d(x)), sampling_rate=self.native_sr, return_tensors="pt")
+                a = self.model.get_audio_features(**{k: v.to(self.device) for k, v in feats.items()})
+                a = getattr(a, "pooler_output", a)  # transformers 5 returns an output object
+        return torch.nn.functional.normalize(a.float(), dim=-1).cpu()
+
+    def embed_text(self, caption: str) -> torch.Tensor:
+        """The unit-norm embedding ``[D]`` of one caption."""
+        with torch.inference_mode():
+            if self.backend == "laion_clap":
+                t = self.model.get_text_embedding([caption, caption], use_tensor=True)[:1]
+            else:
+                tok = self.processor(text=[caption], return_tensors="pt", padding=True)
+                t = self.model.get_text_features(**{k: v.to(self.device) for k, v in tok.items()})
+                t = getattr(t, "pooler_output", t)
+        return torch.nn.functional.normalize(t.float(), dim=-1).cpu()[0]
 
     def _evaluate(self, x: np.ndarray, sr: int, ctx: Context) -> dict[str, np.ndarray]:
-        with torch.inference_mode():
-            a = self.model.get_audio_embedding_from_data(x=torch.as_tensor(x).to(self.device), use_tensor=True)
-            t = self.model.get_text_embedding([ctx.caption, ctx.caption], use_tensor=True)[:1]
-        a, t = torch.nn.functional.normalize(a, dim=-1), torch.nn.functional.normalize(t, dim=-1)
-        return {"clap": (a @ t.T).squeeze(-1).cpu().numpy()}
+        key = (self.name, "caption", ctx.caption)
+        if key not in ctx.cache:
+            ctx.cache[key] = self.embed_text(ctx.caption)
+        return {"clap": (self.embed_audio(x) @ ctx.cache[key]).numpy()}
 
 
 # --------------------------------------------------------------------------------- WavLM SpkSim
