@@ -100,3 +100,24 @@ def test_long_input_is_chunked_and_reproducible(random_model, speechlike):
     assert a.audio.shape == (2, len(x))
     np.testing.assert_allclose(a.audio[1], b.audio[0], atol=1e-5)
     assert a.nfe == 3 * 2 * 2  # chunks x candidates x steps
+
+
+def test_global_context_starts_silent_and_keeps_examples_apart(speechlike):
+    torch.manual_seed(0)
+    local = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2))).eval()
+    for p in [*local.net.out.parameters(), *(b.conv2.weight for b in local.net.blocks)]:  # zero at init
+        torch.nn.init.normal_(p, std=0.05)
+    glob = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), global_context=True)).eval()
+    missing, unexpected = glob.load_state_dict(local.state_dict(), strict=False)
+    assert not unexpected and missing and all(".glob." in k for k in missing)
+    cond = glob.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
+    x = sampler.CandidateNoise(seed=0, indices=range(3)).initial(glob.noise_shape(cond))
+    t = torch.full((3,), 0.5)
+    # zero-initialised, the clip-wide branch changes nothing
+    torch.testing.assert_close(glob.denoise(x, t, cond)[0], local.denoise(x, t, cond)[0])
+    for blk in glob.net.blocks:
+        torch.nn.init.normal_(blk.glob.weight, std=0.1)
+    v = glob.denoise(x, t, cond)[0]
+    assert not torch.allclose(v, local.denoise(x, t, cond)[0])
+    # each example's clip-wide mean is its own: a candidate alone equals it in a batch
+    torch.testing.assert_close(glob.denoise(x[1:2], t[1:2], cond)[0], v[1:2], atol=1e-5, rtol=1e-4)

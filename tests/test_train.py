@@ -68,3 +68,33 @@ def test_regression_mode_and_export_through_the_cli(tiny_corpus, tmp_path):
 
     m = tiny.load(tmp_path / "r.safetensors")
     assert m.is_regression and m.name == "regression"
+
+
+def test_reshape_band_applies_gain_and_tilt_per_octave():
+    import numpy as np
+
+    from tsrlib.train.data import reshape_band
+
+    sr, n = 24_000, 24_000
+    t = np.arange(n) / sr
+    tones = {f: np.sin(2 * np.pi * f * t) for f in (3000.0, 6000.0, 12000.0 - 1000.0)}
+    out = reshape_band(sum(tones.values()), sr, cutoff_hz=3000.0, gain_db=-6.0, tilt_db=4.0)
+    spec = np.abs(np.fft.rfft(out)) / (n / 2)
+    for f in tones:  # each tone is scaled by gain + tilt * octaves above the cutoff
+        expect = 10 ** ((-6.0 + 4.0 * np.log2(f / 3000.0)) / 20)
+        assert abs(spec[int(f)] - expect) < 1e-3 * expect
+    below = reshape_band(np.sin(2 * np.pi * 1000.0 * t), sr, 3000.0, gain_db=-6.0, tilt_db=4.0)
+    assert abs(np.abs(np.fft.rfft(below))[1000] / (n / 2) - 10 ** (-6 / 20)) < 1e-3  # below the cutoff: the gain only
+
+
+def test_init_starts_from_given_weights(tiny_corpus, tmp_path):
+    first = trainer.train(config(tiny_corpus, tmp_path / "a", steps=2), log=lambda m: None)
+    first.save(tmp_path / "first.safetensors", half=False)
+    messages = []
+    cfg = config(tiny_corpus, tmp_path / "b", steps=0, init=str(tmp_path / "first.safetensors"), hf_tilt_db=3.0)
+    second = trainer.train(cfg, log=messages.append)
+    assert any("initialised from" in m for m in messages)
+    torch.testing.assert_close(weights(second), weights(first), atol=0, rtol=0)
+    with __import__("pytest").raises(ValueError, match="config"):
+        trainer.train(config(tiny_corpus, tmp_path / "c", steps=0, hidden=8, init=str(tmp_path / "first.safetensors")),
+                      log=lambda m: None)

@@ -194,8 +194,13 @@ def train(
     batch: int = typer.Option(16, "--batch"),
     lr: float = typer.Option(1e-3, "--lr"),
     hidden: int = typer.Option(128, "--hidden", help="Channels of the network."),
+    global_context: bool = typer.Option(False, "--global-context/--no-global-context",
+                                        help="Clip-wide FiLM input in every block (the shipped model has none)."),
+    warmup: int = typer.Option(200, "--warmup", help="Steps of linear learning-rate warm-up."),
     seed: int = typer.Option(0, "--seed"),
     hf_gain_db: float = typer.Option(4.0, "--hf-gain-db", help="Spread (dB) of the removed band's level in targets."),
+    hf_tilt_db: float = typer.Option(0.0, "--hf-tilt-db", help="Spread (dB/octave) of the removed band's tilt in targets."),
+    init: str = typer.Option("", "--init", help="Start from these weights (tiny, regression or a .safetensors path)."),
     device: str = typer.Option("auto", "--device"),
     export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
 ) -> None:
@@ -205,8 +210,9 @@ def train(
 
     if mode not in ("diffusion", "regression"):
         raise typer.BadParameter("mode must be diffusion or regression")
-    cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, hidden=hidden,
-                      seed=seed, hf_gain_db=hf_gain_db, device=device)
+    cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
+                      hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
+                      hf_tilt_db=hf_tilt_db, init=init, device=device)
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if export is not None:
         from tsrlib.train.trainer import export_with_provenance

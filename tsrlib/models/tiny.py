@@ -59,6 +59,7 @@ class ModelConfig:
     emb: int = 128
     mode: str = "diffusion"  # or "regression"
     crossfade_hz: float = 400.0
+    global_context: bool = False  # each block also sees its features' mean over the whole clip (see FrameNet)
 
     @property
     def bins(self) -> int:
@@ -117,11 +118,15 @@ class TimeEmbedding(nn.Module):
 
 
 class ResBlock(nn.Module):
-    def __init__(self, ch: int, dilation: int, emb: int):
+    def __init__(self, ch: int, dilation: int, emb: int, global_context: bool = False):
         super().__init__()
         self.norm1 = nn.GroupNorm(8, ch)
         self.conv1 = nn.Conv1d(ch, ch, 3, padding=dilation, dilation=dilation)
         self.film = nn.Linear(emb, 2 * ch)
+        self.glob = nn.Linear(ch, 2 * ch) if global_context else None
+        if self.glob is not None:  # starts as a no-op, so older weights load and behave as before
+            nn.init.zeros_(self.glob.weight)
+            nn.init.zeros_(self.glob.bias)
         self.norm2 = nn.GroupNorm(8, ch)
         self.conv2 = nn.Conv1d(ch, ch, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)
@@ -129,7 +134,10 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(nn.functional.silu(self.norm1(x)))
-        scale, shift = self.film(emb).unsqueeze(-1).chunk(2, dim=1)
+        mod = self.film(emb)
+        if self.glob is not None:  # the clip-wide mean of the input features, per example: [N, ch]
+            mod = mod + self.glob(x.mean(dim=-1))
+        scale, shift = mod.unsqueeze(-1).chunk(2, dim=1)
         h = self.norm2(h) * (1 + scale) + shift
         return x + self.conv2(nn.functional.silu(h))
 
@@ -139,6 +147,11 @@ class FrameNet(nn.Module):
 
     The band mask is constant over time, so it enters as a learned per-channel bias (a linear map of
     the ``[F]`` mask) instead of ``F`` extra input channels: the same function, without its cost per frame.
+
+    With ``global_context``, each block's FiLM modulation also takes a linear map of its input features
+    averaged over all frames. The convolutions see about 0.3 s, so without it every decision about the
+    invented band (how loud, how bright) is local, and independent local choices average out over a clip;
+    the clip-wide mean lets a sample commit to one choice for the whole clip, as a recording chain does.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -147,7 +160,7 @@ class FrameNet(nn.Module):
         self.inp = nn.Conv1d(4 * f, cfg.hidden, 3, padding=1)
         self.band = nn.Linear(f, cfg.hidden)
         self.temb = TimeEmbedding(cfg.emb)
-        self.blocks = nn.ModuleList(ResBlock(cfg.hidden, d, 2 * cfg.emb) for d in cfg.dilations)
+        self.blocks = nn.ModuleList(ResBlock(cfg.hidden, d, 2 * cfg.emb, cfg.global_context) for d in cfg.dilations)
         self.out_norm = nn.GroupNorm(8, cfg.hidden)
         self.out = nn.Conv1d(cfg.hidden, 3 * f, 3, padding=1)  # a mean for 2F channels, a log-std for F bins
         nn.init.zeros_(self.out.weight)

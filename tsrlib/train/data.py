@@ -5,10 +5,12 @@ paper's settings (4 and 8 kHz, jittered by 10 %) and a uniform range (2-11 kHz),
 family and order (:func:`tsrlib.audio.degrade` with ``filter="random"``), then brought to the model's
 input level. So the model sees the inputs it will get, and cannot key on one filter's shape.
 
-The removed band's level is also varied (``hf_gain_db``): the target is the input plus the removed band
-times a gain drawn uniformly within +-``hf_gain_db`` dB. Real recording chains (microphones, rooms, codecs)
-differ in how much top octave they keep for the same low band; the synthetic voices do not, and without
-this the model would learn an almost deterministic high band that leaves inference-time search nothing to find.
+The removed band's envelope is also varied: the target is the input plus the removed band reshaped by
+:func:`reshape_band`, a gain drawn uniformly within +-``hf_gain_db`` dB plus a spectral tilt drawn
+uniformly within +-``hf_tilt_db`` dB per octave above the cutoff. Real recording chains (microphones,
+rooms, codecs) differ in how much top octave they keep for the same low band; the synthetic voices do not,
+and without this the model would learn an almost deterministic high band that leaves inference-time
+search nothing to find. Chapter 2 measures what the spread buys.
 """
 
 from __future__ import annotations
@@ -23,6 +25,18 @@ from tsrlib.data import manifest as mf
 from tsrlib.models.tiny import LEVEL_DBFS
 
 
+def reshape_band(band: np.ndarray, sr: int, cutoff_hz: float, gain_db: float, tilt_db: float) -> np.ndarray:
+    """Scale the removed band ``band [T]`` by ``gain_db + tilt_db * log2(f / cutoff_hz)`` dB at each frequency.
+
+    Below the cutoff only ``gain_db`` applies (the filter's transition band keeps its shape); ``tilt_db``
+    is in dB per octave. Returns float32 ``[T]``.
+    """
+    spec = np.fft.rfft(band.astype(np.float64))
+    f = np.fft.rfftfreq(len(band), 1.0 / sr)
+    g_db = gain_db + tilt_db * np.log2(np.maximum(f, cutoff_hz) / cutoff_hz)
+    return np.fft.irfft(spec * 10 ** (g_db / 20), n=len(band)).astype(np.float32)
+
+
 @dataclass
 class Batch:
     hr: torch.Tensor  # [B, T] full-band target at the model's level
@@ -34,7 +48,8 @@ class SegmentSampler:
     """Holds the clips of one split in memory and draws :class:`Batch` es from a numpy generator."""
 
     def __init__(self, manifest_path, split: str = "train", domains=mf.DOMAINS, segment_seconds: float = 0.75,
-                 sr: int = tsa.MODEL_SR, cutoff_range: tuple[float, float] = (2000.0, 11000.0), hf_gain_db: float = 0.0):
+                 sr: int = tsa.MODEL_SR, cutoff_range: tuple[float, float] = (2000.0, 11000.0), hf_gain_db: float = 0.0,
+                 hf_tilt_db: float = 0.0):
         df = mf.load(manifest_path, split=split)
         df = df[df.domain.isin(domains)]
         if df.empty:
@@ -45,6 +60,7 @@ class SegmentSampler:
         self.sr = sr
         self.cutoff_range = cutoff_range
         self.hf_gain_db = hf_gain_db
+        self.hf_tilt_db = hf_tilt_db
 
     def draw_cutoff(self, rng: np.random.Generator) -> float:
         if rng.uniform() < 0.5:
@@ -68,7 +84,10 @@ class SegmentSampler:
             x = self.crop(rng)
             c = self.draw_cutoff(rng)
             y = tsa.degrade(x, self.sr, c, "random", seed=int(rng.integers(2**31)))
-            if self.hf_gain_db:
+            if self.hf_tilt_db:
+                g, tilt = rng.uniform(-self.hf_gain_db, self.hf_gain_db), rng.uniform(-self.hf_tilt_db, self.hf_tilt_db)
+                x = y + reshape_band(x - y, self.sr, c, g, tilt)
+            elif self.hf_gain_db:  # the same draws as before the tilt existed, so older runs reproduce
                 x = y + (x - y) * np.float32(10 ** (rng.uniform(-self.hf_gain_db, self.hf_gain_db) / 20))
             level = max(tsa.rms_dbfs(y), tsa.rms_dbfs(x) - 30)  # a nearly empty low band must not explode the gain
             gain = 10 ** ((LEVEL_DBFS - level + rng.uniform(-3, 3)) / 20)

@@ -3,7 +3,8 @@
 ``tsr train`` calls :func:`train`. It is reproducible from a seed, checkpoints every ``ckpt_every``
 steps (model, EMA, optimiser, sampler and RNG states; written atomically) and resumes from the last
 checkpoint when run again with the same output folder, logs validation LSD to ``log.csv`` as it goes,
-runs on CPU or CUDA, and exports the EMA weights as fp16 safetensors.
+runs on CPU or CUDA, and exports the EMA weights as fp16 safetensors. ``init`` fine-tunes from existing
+weights (new zero-initialised layers, such as ``global_context``'s, may be absent from them).
 
 Plug-in points for the stage-adaptive mechanisms (a later chapter):
 
@@ -26,7 +27,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +54,14 @@ class TrainConfig:
     ema: float = 0.999
     seed: int = 0
     hidden: int = 128
+    global_context: bool = False  # clip-wide FiLM input in every block (see tsrlib.models.tiny.FrameNet)
     val_every: int = 500
     ckpt_every: int = 250
     log_every: int = 50
     val_clips: int = 4
     hf_gain_db: float = 4.0  # spread of the removed band's level in training targets (see train.data)
+    hf_tilt_db: float = 0.0  # spread of its spectral tilt, dB per octave above the cutoff (see train.data)
+    init: str = ""  # start from these weights (a shipped name or a .safetensors path) instead of at random
     device: str = "auto"
 
 
@@ -126,7 +130,8 @@ def train(
     ts_sampler = timestep_sampler or UniformTimesteps()
     extra_losses = extra_losses or []
 
-    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode), name=cfg.mode).to(device)
+    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context),
+                   name=cfg.mode).to(device)
     ema = TinySR(model.cfg, name=cfg.mode).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -146,9 +151,20 @@ def train(
         step = state["step"]
         log(f"train: resumed from {ckpt} at step {step}")
     train_set = SegmentSampler(cfg.manifest, "train", segment_seconds=cfg.segment_seconds, sr=model.sr,
-                               hf_gain_db=cfg.hf_gain_db)
+                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db)
     val_set = SegmentSampler(cfg.manifest, "val", segment_seconds=cfg.segment_seconds, sr=model.sr)
-    if step == 0:  # per-bin data scale for the preconditioning, measured once on training batches
+    if step == 0 and cfg.init:  # fine-tuning: weights (and the preconditioning's data scale) from a model
+        from tsrlib.models.tiny import load
+
+        start = load(cfg.init, device)
+        if replace(start.cfg, global_context=model.cfg.global_context) != model.cfg:
+            raise ValueError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
+        missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+        if unexpected or any(".glob." not in k for k in missing):  # only the new, zero-initialised layers may be absent
+            raise ValueError(f"init {cfg.init}: weights do not fit ({missing + unexpected})")
+        ema.load_state_dict(model.state_dict())
+        log(f"train: initialised from {cfg.init}")
+    elif step == 0:  # per-bin data scale for the preconditioning, measured once on training batches
         with torch.no_grad():
             z = torch.cat([model.codec.encode(train_set.batch(cfg.batch, np.random.default_rng(cfg.seed + 1)).hr.to(device))
                            for _ in range(8)])
