@@ -10,7 +10,7 @@ The removed band's envelope is also varied: the target is the input plus the rem
 uniformly within +-``hf_tilt_db`` dB per octave above the cutoff. Real recording chains (microphones,
 rooms, codecs) differ in how much top octave they keep for the same low band; the synthetic voices do not,
 and without this the model would learn an almost deterministic high band that leaves inference-time
-search nothing to find. Chapter 2 measures what the spread buys.
+search nothing to find. ``tools/headroom_study.py`` measures what a wider spread buys.
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ class CLAPScore(Verifier):
         try:
             self.model = laion_clap.CLAP_Module(enable_fusion=False, amodel=amodel, device=self.device)
         except OSError as e:  # its text branch loads roberta-base by name
-            raise CheckpointError(f"CLAP needs roberta-base in the Hugging Face cache: huggingface-cli download roberta-base") from e
+            raise CheckpointError("CLAP needs roberta-base in the Hugging Face cache: huggingface-cli download roberta-base") from e
         self.model.load_ckpt(str(path), verbose=False)
         self.backend = "laion_clap"
 
@@ -172,7 +172,8 @@ class CLAPScore(Verifier):
             if self.backend == "laion_clap":
                 a = self.model.get_audio_embedding_from_data(x=torch.as_tensor(x).to(self.device), use_tensor=True)
             else:
-                feats = self.processor(audio=list(np.atleast_2d(x)), sampling_rate=self.native_sr, return_tensors="pt")
+                feats = self.processor.feature_extractor(list(np.atleast_2d(x)), sampling_rate=self.native_sr,
+                                                         return_tensors="pt")
                 a = self.model.get_audio_features(**{k: v.to(self.device) for k, v in feats.items()})
                 a = getattr(a, "pooler_output", a)  # transformers 5 returns an output object
         return torch.nn.functional.normalize(a.float(), dim=-1).cpu()
@@ -183,7 +184,7 @@ class CLAPScore(Verifier):
             if self.backend == "laion_clap":
                 t = self.model.get_text_embedding([caption, caption], use_tensor=True)[:1]
             else:
-                tok = self.processor(text=[caption], return_tensors="pt", padding=True)
+                tok = self.processor.tokenizer([caption], return_tensors="pt", padding=True)
                 t = self.model.get_text_features(**{k: v.to(self.device) for k, v in tok.items()})
                 t = getattr(t, "pooler_output", t)
         return torch.nn.functional.normalize(t.float(), dim=-1).cpu()[0]
