@@ -110,8 +110,10 @@ class WhisperASR:
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Text of 16 kHz audio ``[T]``."""
+        # temperature 0 only: faster-whisper's default falls back to unseeded sampling at higher temperatures
+        # on hard audio, which made the same candidate's transcript (and WER) differ from run to run
         segments, _ = self.model.transcribe(np.clip(audio, -1, 1).astype(np.float32), language="en", beam_size=1,
-                                            condition_on_previous_text=False, vad_filter=False)
+                                            temperature=0.0, condition_on_previous_text=False, vad_filter=False)
         return " ".join(s.text.strip() for s in segments)
 
 
