@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from tsrlib import audio as tsa
-from tsrlib import metrics, sampler
+from tsrlib import metrics
 from tsrlib.data import manifest as mf
-from tsrlib.evaluate import band_level_db
+from tsrlib.evaluate import band_level_db, compare_methods
 from tsrlib.experiments import ResultLog
-from tsrlib.models import baselines, tiny
+from tsrlib.models import tiny
 from tsrlib.train.trainer import TrainConfig, train
 
 VARIANTS = {  # name: trainer overrides of a fine-tune from the shipped weights
@@ -73,14 +73,13 @@ def main() -> None:
                     continue
                 model = model or fine_tuned(name, overrides, args.out, args.manifest, args.steps)
                 ref = tsa.load(p, sr=model.sr)[0][: 3 * model.sr]
-                lr = tsa.degrade(ref, model.sr, cutoff, "cheby1")
-                cands = sampler.generate(model, model.condition(lr, model.sr, cutoff), 0, range(args.n), steps=25).audio
-                lsd = metrics.lsd(ref, cands)
+                rows, audio = compare_methods(model, None, ref, model.sr, cutoff, n=args.n, steps=25)  # as Chapter 2
+                lsd = rows[rows.method == "diffusion"].LSD
+                cands = audio["diffusion"]
                 frame_sd, clip_sd = hf_level_spread(cands, model.sr, cutoff)
-                fill = baselines.oracle_noise_fill(lr, ref, model.sr, cutoff, 0)[0]
+                fill = rows[rows.method == "noise fill (oracle)"].LSD.iloc[0]
                 log.append(pd.DataFrame([dict(variant=name, clip=Path(p).stem, cutoff=cutoff, mean=lsd.mean(), best=lsd.min(),
-                                              fill=metrics.lsd(ref, fill)[0], level_sd_frame_db=frame_sd,
-                                              level_sd_clip_db=clip_sd,
+                                              fill=fill, level_sd_frame_db=frame_sd, level_sd_clip_db=clip_sd,
                                               level_gap_db=np.mean([band_level_db(c, model.sr, cutoff + 300) for c in cands])
                                               - band_level_db(ref, model.sr, cutoff + 300))]))
                 print(f"{name} | {Path(p).stem} {cutoff} Hz: mean {lsd.mean():.3f} best {lsd.min():.3f}", flush=True)
