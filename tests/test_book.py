@@ -44,3 +44,13 @@ def test_no_page_references_an_external_host(site):
 def test_vendored_assets_are_served_locally(site):
     for rel in ("_static/widgets/require.js", "_static/widgets/embed-amd.js", "_static/mathjax/tex-chtml.js"):
         assert (site / rel).is_file(), rel
+
+
+def test_chapter_sources_hold_no_control_characters():
+    """A LaTeX command written through a non-raw string (``"\\frac"``) turns into a form feed and breaks the math."""
+    import nbformat
+
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, 4).cells):
+            bad = {hex(ord(ch)) for ch in cell.source if ord(ch) < 32 and ch not in "\n\t"}
+            assert not bad, f"{path.name} cell {i}: control characters {bad}"

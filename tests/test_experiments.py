@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tsrlib import experiments as ex
 
@@ -28,6 +29,8 @@ def test_result_log_appends_and_resumes(tmp_path):
 
 def test_sweep_name_changes_with_parameters():
     assert ex.sweep_name("s", n=4) == ex.sweep_name("s", n=4) != ex.sweep_name("s", n=5)
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)  # results from other weights must not be taken for these
+    assert ex.sweep_name("s", model=a, n=4) == ex.sweep_name("s", model=a, n=4) != ex.sweep_name("s", model=b, n=4)
 
 
 def test_within_input_spearman_averages_inputs_and_skips_flat_ones():

@@ -121,3 +121,45 @@ def test_global_context_starts_silent_and_keeps_examples_apart(speechlike):
     assert not torch.allclose(v, local.denoise(x, t, cond)[0])
     # each example's clip-wide mean is its own: a candidate alone equals it in a batch
     torch.testing.assert_close(glob.denoise(x[1:2], t[1:2], cond)[0], v[1:2], atol=1e-5, rtol=1e-4)
+
+
+def test_band_code_is_written_exactly_and_the_noise_stays_white():
+    g = torch.Generator().manual_seed(0)
+    model = tiny.TinySR(tiny.ModelConfig(hidden=16, dilations=(1,)))
+    mask = model.band_mask(torch.tensor([4000.0, 8000.0, 11000.0, 6000.0]), 4)
+    noise = torch.randn(4, 2 * model.cfg.bins, 50, generator=g)
+    code = torch.randn(4, 2, generator=g)
+    coded = tiny.write_band_code(noise, mask, code)
+    torch.testing.assert_close(tiny.read_band_code(coded, mask), code, atol=1e-4, rtol=1e-4)
+    known = torch.cat([mask, mask], 1).bool()
+    assert torch.equal(coded[known], noise[known])  # the given band's noise is untouched
+    # over many draws with code ~ N(0, 1), every value of the coded noise is still N(0, 1) and uncorrelated
+    n = torch.randn(4000, 2 * model.cfg.bins, 4, generator=g)
+    m = model.band_mask(torch.full((4000,), 9000.0), 4000)
+    c = tiny.write_band_code(n, m, torch.randn(4000, 2, generator=g))
+    hf = c[:, ~torch.cat([m[0], m[0]]).bool()]  # [4000, bins of the band, 4]
+    assert abs(hf.mean()) < 0.01 and abs(hf.std() - 1) < 0.01
+    pairs = hf[:, 0, :2]  # two frames of one bin: their correlation stays ~0
+    assert abs(torch.corrcoef(pairs.T)[0, 1]) < 0.05
+
+
+def test_band_code_starts_silent_then_steers_each_candidate_alone(speechlike):
+    torch.manual_seed(0)
+    plain = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2))).eval()
+    for p in [*plain.net.out.parameters(), *(b.conv2.weight for b in plain.net.blocks)]:  # zero at init
+        torch.nn.init.normal_(p, std=0.05)
+    coded = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), band_code=True)).eval()
+    missing, unexpected = coded.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("net.code.") for k in missing)
+    cond = coded.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
+    x = sampler.CandidateNoise(seed=0, indices=range(3)).initial(coded.noise_shape(cond))
+    t = torch.full((3,), 0.9)
+    torch.testing.assert_close(coded.denoise(x, t, cond)[0], plain.denoise(x, t, cond)[0])  # zero-initialised: no change
+    torch.nn.init.normal_(coded.net.code[2].weight, std=0.1)
+    mask = cond.features["mask"].expand(3, -1)
+    flipped = tiny.write_band_code(x, mask, -tiny.read_band_code(x, mask))
+    v, w = coded.denoise(x, t, cond)[0], coded.denoise(flipped, t, cond)[0]
+    assert not torch.allclose(v, plain.denoise(x, t, cond)[0])
+    # the code moves the output far more than the tiny change it makes to the noise itself
+    assert (v - w).abs().mean() > 10 * (plain.denoise(x, t, cond)[0] - plain.denoise(flipped, t, cond)[0]).abs().mean()
+    torch.testing.assert_close(coded.denoise(x[2:], t[2:], cond)[0], v[2:], atol=1e-5, rtol=1e-4)  # alone = in a batch

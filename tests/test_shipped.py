@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from tsrlib import audio, evaluate, metrics, sampler
 from tsrlib.data import manifest
@@ -45,11 +46,23 @@ def test_same_seed_same_audio_other_seed_other_audio(model, speech_clip):
 
 @pytest.mark.parametrize("cutoff", [4000, 8000])
 def test_a_sample_beats_the_input_and_best_of_n_beats_a_sample(model, speech_clip, cutoff):
-    rows, _ = evaluate.compare_methods(model, None, speech_clip, SR, cutoff, n=8, steps=10, eta=1.0)
+    rows, _ = evaluate.compare_methods(model, None, speech_clip, SR, cutoff, n=8, steps=10, eta=0.0)
     mean = rows.groupby("method").LSD.mean()
     assert mean["diffusion"] < 0.8 * mean["input"]
-    # the oracle best of 8 is well below the average sample: search has something to find
-    assert mean["best of 8 (oracle)"] < 0.99 * mean["diffusion"]
+    # the oracle best of 8 is well below the average sample: search has something to find. (Measured here: 18 % at
+    # 4 kHz, 6 % at 8 kHz; the first model, without the band code, stayed at 1-2 % for 8 kHz inputs.)
+    assert mean["best of 8 (oracle)"] < 0.96 * mean["diffusion"]
+
+
+def test_the_band_code_of_the_initial_noise_sets_the_invented_level(model, speech_clip):
+    assert model.cfg.band_code
+    cond = model.condition(audio.degrade(speech_clip, SR, 8000), SR, 8000)
+    x = sampler.CandidateNoise(seed=0, indices=range(2)).initial(model.noise_shape(cond))
+    mask = cond.features["mask"].expand(2, -1)
+    x = tiny.write_band_code(x, mask, torch.tensor([[-2.0, 0.0], [2.0, 0.0]]))  # a quiet and a loud gain code
+    x0, _ = sampler.sample_from(model, cond, x, None, steps=10)
+    quiet, loud = (evaluate.band_level_db(a, SR, 8300) for a in model.decode(x0, cond))
+    assert loud > quiet + 4.0
 
 
 def test_regression_model_is_deterministic(speech_clip):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import torch
 
 from tsrlib.train import trainer
@@ -95,6 +96,59 @@ def test_init_starts_from_given_weights(tiny_corpus, tmp_path):
     second = trainer.train(cfg, log=messages.append)
     assert any("initialised from" in m for m in messages)
     torch.testing.assert_close(weights(second), weights(first), atol=0, rtol=0)
-    with __import__("pytest").raises(ValueError, match="config"):
+    with pytest.raises(ValueError, match="config"):
         trainer.train(config(tiny_corpus, tmp_path / "c", steps=0, hidden=8, init=str(tmp_path / "first.safetensors")),
                       log=lambda m: None)
+
+
+def test_band_code_batches_carry_the_gain_and_tilt_they_drew(tiny_corpus, monkeypatch):
+    import math
+
+    import numpy as np
+
+    from tsrlib.train import data
+
+    drawn = []
+    real = data.reshape_band
+    monkeypatch.setattr(data, "reshape_band", lambda band, sr, c, g, tilt: drawn.append((g, tilt)) or real(band, sr, c, g, tilt))
+    s = data.SegmentSampler(tiny_corpus / "manifest.csv", "train", segment_seconds=0.25, hf_gain_db=8.0, hf_tilt_db=3.0,
+                            band_code=True)
+    b = s.batch(6, np.random.default_rng(0))
+    assert b.code.shape == (6, 2) and len(drawn) == 6
+    for (g, tilt), z in zip(drawn, b.code.double().numpy()):  # the gain and tilt are the codes' normal quantiles, scaled
+        assert g == pytest.approx(8.0 * math.erf(z[0] / math.sqrt(2)), abs=1e-5)
+        assert tilt == pytest.approx(3.0 * math.erf(z[1] / math.sqrt(2)), abs=1e-5)
+    assert data.SegmentSampler(tiny_corpus / "manifest.csv", "train", segment_seconds=0.25).batch(2, np.random.default_rng(0)).code is None
+
+
+def test_band_code_fine_tune_starts_from_plain_weights_and_writes_the_code(tiny_corpus, tmp_path, monkeypatch):
+    from tsrlib.models import tiny
+
+    first = trainer.train(config(tiny_corpus, tmp_path / "a", steps=1), log=lambda m: None)
+    first.save(tmp_path / "first.safetensors", half=False)
+    seen = []
+    real = trainer.write_band_code
+    monkeypatch.setattr(trainer, "write_band_code", lambda n, m, c: seen.append(c) or real(n, m, c))
+    cfg = config(tiny_corpus, tmp_path / "b", steps=2, init=str(tmp_path / "first.safetensors"), band_code=True,
+                 hf_tilt_db=2.0, val_every=10**6)
+    coded = trainer.train(cfg, log=lambda m: None)
+    assert coded.cfg.band_code and len(seen) == 2 and seen[0].shape == (2, 2)
+    coded.save(tmp_path / "coded.safetensors")
+    assert tiny.load(tmp_path / "coded.safetensors").cfg.band_code
+
+
+def test_a_fine_tune_exports_its_starting_point_provenance_too(tiny_corpus, tmp_path):
+    base_cfg = config(tiny_corpus, tmp_path / "a", steps=4)
+    trainer.export_with_provenance(trainer.train(base_cfg, log=lambda m: None), base_cfg, tmp_path / "base.safetensors",
+                                   "tsr train (base)")
+    ft_cfg = config(tiny_corpus, tmp_path / "b", steps=2, init=str(tmp_path / "base.safetensors"), band_code=True)
+    trainer.export_with_provenance(trainer.train(ft_cfg, log=lambda m: None), ft_cfg, tmp_path / "ft.safetensors",
+                                   "tsr train (fine-tune)")
+    base = json.loads((tmp_path / "base.json").read_text())
+    ft = json.loads((tmp_path / "ft.json").read_text())
+    assert ft["init"] == base and ft["command"] == "tsr train (fine-tune)"
+    assert ft["train_seconds"] == pytest.approx(base["train_seconds"] + ft["run_seconds"])
+    log = pd.read_csv(tmp_path / "ft.log.csv")
+    assert list(log.stage.unique()) == ["base", "ft"]
+    assert log.step.is_monotonic_increasing and log.step.max() == 4 + 2
+    assert set(ft["final_validation"]) == {"val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"}

@@ -1,15 +1,16 @@
 """Search headroom of the embedded model under training variants (issue "embedded model", its 5 % bar).
 
-Each variant fine-tunes the shipped ``tiny`` weights (``tsr train --init tiny``) with a wider spread of
-the removed band's level and tilt, and optionally the network's clip-wide context; then, on the speech
-test clips, it draws ``n`` samples per clip and cutoff and records the mean sample's LSD, the oracle
-best-of-n LSD, the oracle noise fill, and the spread of the invented band's level across samples (dB,
-per frame and per clip). ``shipped`` is the weights as they are.
+Each variant fine-tunes the base weights (the model without a band code, which the first command of
+README's "The embedded model" makes: ``runs/tiny-base.safetensors``) with a wider spread of the removed
+band's level and tilt, optionally the network's clip-wide context, or the band code (the shipped recipe);
+then, on the speech test clips, it draws ``n`` samples per clip and cutoff and records the mean sample's
+LSD, the oracle best-of-n LSD, the oracle noise fill, and the spread of the invented band's level across
+samples (dB, per frame and per clip). ``base`` and ``shipped`` are weights as they are.
 
 Rows go to ``OUT/headroom.csv`` as they are measured, and each fine-tune checkpoints, so a killed run
-resumes. On 2 CPU cores a variant takes about 10 minutes.
+resumes. On 2 CPU cores a variant takes about 12 minutes.
 
-    .venv/bin/python tools/headroom_study.py [--out runs/headroom] [--clips 4] [--steps 600]
+    .venv/bin/python tools/headroom_study.py [--out runs/headroom] [--base runs/tiny-base.safetensors] [--clips 4] [--steps 800]
 """
 
 from __future__ import annotations
@@ -28,20 +29,27 @@ from tsrlib.experiments import ResultLog
 from tsrlib.models import tiny
 from tsrlib.train.trainer import TrainConfig, train
 
-VARIANTS = {  # name: trainer overrides of a fine-tune from the shipped weights
-    "shipped": None,
+VARIANTS = {  # name: trainer overrides of a fine-tune from the base weights, or which weights to take as they are
+    "shipped": "tiny",
+    "base": "base",
     "gain 10 dB": dict(hf_gain_db=10.0),
     "gain 10 dB, tilt 4 dB/oct": dict(hf_gain_db=10.0, hf_tilt_db=4.0),
     "gain 10 dB, tilt 4 dB/oct, clip context": dict(hf_gain_db=10.0, hf_tilt_db=4.0, global_context=True),
+    "band code, gain 5 dB, tilt 2 dB/oct": dict(hf_gain_db=5.0, hf_tilt_db=2.0, band_code=True),
+    "band code, gain 8 dB, tilt 3 dB/oct": dict(hf_gain_db=8.0, hf_tilt_db=3.0, band_code=True),  # the shipped recipe
 }
 
 
-def fine_tuned(name: str, overrides: dict | None, out: Path, manifest: str, steps: int) -> tiny.TinySR:
-    if overrides is None:
+def fine_tuned(name: str, overrides: dict | str, out: Path, manifest: str, steps: int, base: Path) -> tiny.TinySR:
+    if overrides == "tiny":
         return tiny.load("tiny")
+    if not base.is_file():
+        raise SystemExit(f"{base} not found: make it with README's first training command (the base model)")
+    if overrides == "base":
+        return tiny.load(base)
     path = out / f"{name.replace(' ', '_').replace(',', '').replace('/', '-')}.safetensors"
     if not path.is_file():
-        cfg = TrainConfig(manifest=manifest, out=str(path.with_suffix("")), steps=steps, lr=3e-4, warmup=50, init="tiny",
+        cfg = TrainConfig(manifest=manifest, out=str(path.with_suffix("")), steps=steps, lr=3e-4, warmup=50, init=str(base),
                           val_every=10**9, ckpt_every=100, **overrides)
         train(cfg, log=lambda m: None).save(path)
     return tiny.load(path)
@@ -61,7 +69,8 @@ def main() -> None:
     ap.add_argument("--manifest", default="data/generated/small/manifest.csv")
     ap.add_argument("--clips", type=int, default=4)
     ap.add_argument("--n", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=600, help="fine-tuning steps per variant")
+    ap.add_argument("--steps", type=int, default=800, help="fine-tuning steps per variant")
+    ap.add_argument("--base", type=Path, default=Path("runs/tiny-base.safetensors"), help="weights the variants start from")
     args = ap.parse_args()
     log = ResultLog(args.out / "headroom.csv", ["variant", "clip", "cutoff"])
     paths = mf.load(args.manifest, split="test").query("domain == 'speech'").abspath[: args.clips]
@@ -71,7 +80,7 @@ def main() -> None:
             for cutoff in (4000, 8000):
                 if log.done(variant=name, clip=Path(p).stem, cutoff=cutoff):
                     continue
-                model = model or fine_tuned(name, overrides, args.out, args.manifest, args.steps)
+                model = model or fine_tuned(name, overrides, args.out, args.manifest, args.steps, args.base)
                 ref = tsa.load(p, sr=model.sr)[0][: 3 * model.sr]
                 rows, audio = compare_methods(model, None, ref, model.sr, cutoff, n=args.n, steps=25)  # as Chapter 2
                 lsd = rows[rows.method == "diffusion"].LSD

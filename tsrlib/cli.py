@@ -200,6 +200,8 @@ def train(
     seed: int = typer.Option(0, "--seed"),
     hf_gain_db: float = typer.Option(4.0, "--hf-gain-db", help="Spread (dB) of the removed band's level in targets."),
     hf_tilt_db: float = typer.Option(0.0, "--hf-tilt-db", help="Spread (dB/octave) of the removed band's tilt in targets."),
+    band_code: bool = typer.Option(False, "--band-code/--no-band-code",
+                                   help="The noise carries each example's band gain and tilt (see tsrlib.models.tiny)."),
     init: str = typer.Option("", "--init", help="Start from these weights (tiny, regression or a .safetensors path)."),
     device: str = typer.Option("auto", "--device"),
     export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
@@ -212,7 +214,7 @@ def train(
         raise typer.BadParameter("mode must be diffusion or regression")
     cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
                       hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
-                      hf_tilt_db=hf_tilt_db, init=init, device=device)
+                      hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, device=device)
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if export is not None:
         from tsrlib.train.trainer import export_with_provenance

@@ -58,8 +58,12 @@ def test_clips(corpus_dir: str | Path, domain: str, n: int, *, max_seconds: floa
     return out
 
 
-def sweep_name(prefix: str, **params) -> str:
-    """A file name for a sweep's log that changes whenever one of its parameters does."""
+def sweep_name(prefix: str, model=None, **params) -> str:
+    """A file name for a sweep's log that changes whenever one of its parameters does, or the ``model``'s weights."""
+    if model is not None:
+        from tsrlib.search.cache import model_fingerprint
+
+        params["model"] = model_fingerprint(model)
     digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"{prefix}-{digest}.csv"
 

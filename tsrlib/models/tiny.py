@@ -22,6 +22,10 @@ band are pinned to the input (inpainting). Towards the sampler the model speaks 
 The same backbone trained with a plain L2 loss on ``x0`` from the condition alone is the
 deterministic regression baseline (``mode="regression"``).
 
+Band code. With ``band_code`` (the shipped model has it), the mean of the initial noise over the invented
+band chooses that band's overall gain and spectral tilt, so candidates differ in the clip-wide choices that
+decide most of their LSD, not only in fine texture (see the section "band code" below).
+
 After generation, :meth:`TinySR.decode` restores the input's low band (bins below the cutoff,
 with a linear crossfade over ``crossfade_hz``), as AudioSR does, then undoes the input's loudness
 normalisation. Chapter 2 of the book teaches this module.
@@ -60,6 +64,7 @@ class ModelConfig:
     mode: str = "diffusion"  # or "regression"
     crossfade_hz: float = 400.0
     global_context: bool = False  # each block also sees its features' mean over the whole clip (see FrameNet)
+    band_code: bool = False  # the noise's mean over the invented band picks its level and tilt (see band code below)
 
     @property
     def bins(self) -> int:
@@ -160,6 +165,11 @@ class FrameNet(nn.Module):
         self.inp = nn.Conv1d(4 * f, cfg.hidden, 3, padding=1)
         self.band = nn.Linear(f, cfg.hidden)
         self.temb = TimeEmbedding(cfg.emb)
+        self.code = None
+        if cfg.band_code:  # (code read from the noisy input [2], log noise level [1]) -> added to the time embedding
+            self.code = nn.Sequential(nn.Linear(3, 2 * cfg.emb), nn.SiLU(), nn.Linear(2 * cfg.emb, 2 * cfg.emb))
+            nn.init.zeros_(self.code[2].weight)  # starts as a no-op, so weights without it load and behave as before
+            nn.init.zeros_(self.code[2].bias)
         self.blocks = nn.ModuleList(ResBlock(cfg.hidden, d, 2 * cfg.emb, cfg.global_context) for d in cfg.dilations)
         self.out_norm = nn.GroupNorm(8, cfg.hidden)
         self.out = nn.Conv1d(cfg.hidden, 3 * f, 3, padding=1)  # a mean for 2F channels, a log-std for F bins
@@ -168,15 +178,56 @@ class FrameNet(nn.Module):
         # per-channel standard deviation of clean data, set from training data by the trainer
         self.register_buffer("sigma_data", torch.full((2 * f,), 0.3))
 
-    def forward(self, x_t, cond, mask, t, return_features: bool = False):
+    def forward(self, x_t, cond, mask, t, return_features: bool = False, code: torch.Tensor | None = None):
         h = self.inp(torch.cat([x_t, cond], dim=1)) + self.band(mask).unsqueeze(-1)
         emb = self.temb(t)
+        if self.code is not None:
+            emb = emb + self.code(code)
         feats = []
         for blk in self.blocks:
             h = blk(h, emb)
             feats.append(h)
         out = self.out(nn.functional.silu(self.out_norm(h)))
         return (out, feats) if return_features else out
+
+
+# ------------------------------------------------------------------------------------------ band code
+# A sample's fine texture comes from the noise bin by bin, but the level and tilt of the whole invented
+# band are one choice per clip, made from the noise's average over some 10^4-10^5 values. Its fluctuation
+# is too small for a small network to read, so, left alone, every sample takes the average choice and
+# search finds almost nothing to pick between (tools/headroom_study.py measures this). With ``band_code``,
+# training writes a code for the band's gain and tilt into the noise: the mean of the real parts (gain)
+# and of the imaginary parts (tilt) of the noise over the invented band, scaled to be N(0, 1) exactly as
+# for untouched noise. The noise stays white Gaussian, so sampling is unchanged, and the model reads the
+# code from its noisy input and learns to follow it. At inference every initial noise carries a code
+# drawn from the prior, so candidates differ in level and tilt as recordings do. Offset noise (Guttenberg
+# 2023) frees a global statistic the same way.
+def _band_sums(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums of the real and imaginary parts of ``x [N, 2F, L]`` over bins outside ``mask [N, F]`` and all
+    frames, ``[N, 2]``, and the number of values each sum covers, ``[N, 1]``."""
+    f = mask.shape[1]
+    hf = (1 - mask).unsqueeze(-1)
+    sums = torch.stack([(x[:, :f] * hf).sum((1, 2)), (x[:, f:] * hf).sum((1, 2))], 1)
+    return sums, (hf.sum((1, 2)) * x.shape[-1]).clamp_min(1).unsqueeze(1)
+
+
+def write_band_code(noise: torch.Tensor, mask: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """Noise ``[N, 2F, L]`` whose scaled means over the invented band (bins outside ``mask [N, F]``) are ``code [N, 2]``.
+
+    Only the band's mean is replaced: for white noise the mean is independent of the deviations from it,
+    so with ``code ~ N(0, 1)`` the result is white Gaussian noise too.
+    """
+    sums, m = _band_sums(noise, mask)
+    shift = (code.to(noise) * m.sqrt() - sums) / m  # [N, 2]: per-value offset of real and imaginary parts
+    hf = (1 - mask).unsqueeze(-1)
+    return noise + torch.cat([shift[:, :1, None] * hf, shift[:, 1:, None] * hf], 1)
+
+
+def read_band_code(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The code ``[N, 2]`` of pure noise ``y [N, 2F, L]`` (the inverse of :func:`write_band_code`); for ``y = x0 + s * noise``,
+    divide by ``s``. The clean part adds a term that grows as ``s`` falls, when the band's level is already set."""
+    sums, m = _band_sums(y, mask)
+    return sums / m.sqrt()
 
 
 # ------------------------------------------------------------------------------------- protocol wrapper
@@ -251,7 +302,11 @@ class TinySR(nn.Module):
         """
         a, _, s_ve, c_in, _ = pre if pre is not None else self.preconditioning(t, x_t.device)
         y = x_t / a.clamp_min(1e-8)
-        out, feats = self.net(c_in * y, cond, mask, t, return_features=True)
+        code = None
+        if self.cfg.band_code:
+            s = s_ve.view(-1)
+            code = torch.cat([torch.tanh(read_band_code(y, mask) / s[:, None] / 3), s.clamp_min(1e-4).log()[:, None] / 4], 1)
+        out, feats = self.net(c_in * y, cond, mask, t, return_features=True, code=code)
         f = self.cfg.bins
         log_sd = (out[:, 2 * f :] + self.net.sigma_data[:f].clamp_min(1e-3).log().view(1, -1, 1)).clamp(-12.0, 4.0)
         var = torch.cat([log_sd, log_sd], dim=1).mul(2).exp()

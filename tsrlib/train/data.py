@@ -10,11 +10,15 @@ The removed band's envelope is also varied: the target is the input plus the rem
 uniformly within +-``hf_tilt_db`` dB per octave above the cutoff. Real recording chains (microphones,
 rooms, codecs) differ in how much top octave they keep for the same low band; the synthetic voices do not,
 and without this the model would learn an almost deterministic high band that leaves inference-time
-search nothing to find. ``tools/headroom_study.py`` measures what a wider spread buys.
+search nothing to find. With ``band_code`` the gain and tilt are drawn through two standard normals that
+the batch returns (``Batch.code``), and the trainer writes them into the noise (:func:`tsrlib.models.tiny.write_band_code`),
+so the model learns to take the band's gain and tilt from its initial noise. ``tools/headroom_study.py``
+measures what each option buys.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +46,7 @@ class Batch:
     hr: torch.Tensor  # [B, T] full-band target at the model's level
     lr: torch.Tensor  # [B, T] band-limited input at the same gain
     cutoff: torch.Tensor  # [B] Hz
+    code: torch.Tensor | None = None  # [B, 2] the band code (gain, tilt) as standard normals, with band_code
 
 
 class SegmentSampler:
@@ -49,7 +54,7 @@ class SegmentSampler:
 
     def __init__(self, manifest_path, split: str = "train", domains=mf.DOMAINS, segment_seconds: float = 0.75,
                  sr: int = tsa.MODEL_SR, cutoff_range: tuple[float, float] = (2000.0, 11000.0), hf_gain_db: float = 0.0,
-                 hf_tilt_db: float = 0.0):
+                 hf_tilt_db: float = 0.0, band_code: bool = False):
         df = mf.load(manifest_path, split=split)
         df = df[df.domain.isin(domains)]
         if df.empty:
@@ -61,6 +66,7 @@ class SegmentSampler:
         self.cutoff_range = cutoff_range
         self.hf_gain_db = hf_gain_db
         self.hf_tilt_db = hf_tilt_db
+        self.band_code = band_code
 
     def draw_cutoff(self, rng: np.random.Generator) -> float:
         if rng.uniform() < 0.5:
@@ -79,12 +85,17 @@ class SegmentSampler:
         return seg
 
     def batch(self, size: int, rng: np.random.Generator) -> Batch:
-        hr, lr, cut = [], [], []
+        hr, lr, cut, codes = [], [], [], []
         for _ in range(size):
             x = self.crop(rng)
             c = self.draw_cutoff(rng)
             y = tsa.degrade(x, self.sr, c, "random", seed=int(rng.integers(2**31)))
-            if self.hf_tilt_db:
+            if self.band_code:  # gain and tilt uniform as below, drawn through standard normals the noise will carry
+                z = rng.standard_normal(2)
+                u = [math.erf(v / math.sqrt(2)) for v in z]  # uniform in (-1, 1)
+                x = y + reshape_band(x - y, self.sr, c, self.hf_gain_db * u[0], self.hf_tilt_db * u[1])
+                codes.append(z)
+            elif self.hf_tilt_db:
                 g, tilt = rng.uniform(-self.hf_gain_db, self.hf_gain_db), rng.uniform(-self.hf_tilt_db, self.hf_tilt_db)
                 x = y + reshape_band(x - y, self.sr, c, g, tilt)
             elif self.hf_gain_db:  # the same draws as before the tilt existed, so older runs reproduce
@@ -95,4 +106,5 @@ class SegmentSampler:
             lr.append(y * gain)
             cut.append(c)
         return Batch(torch.from_numpy(np.stack(hr)).float(), torch.from_numpy(np.stack(lr)).float(),
-                     torch.tensor(cut, dtype=torch.float32))
+                     torch.tensor(cut, dtype=torch.float32),
+                     torch.from_numpy(np.stack(codes)).float() if codes else None)

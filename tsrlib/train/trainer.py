@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 from tsrlib import metrics, sampler, schedule
-from tsrlib.models.tiny import ModelConfig, TinySR
+from tsrlib.models.tiny import ModelConfig, TinySR, write_band_code
 from tsrlib.train.data import Batch, SegmentSampler
 from tsrlib.train.losses import band_weights, weighted_mse
 from tsrlib.train.timesteps import UniformTimesteps
@@ -61,6 +61,7 @@ class TrainConfig:
     val_clips: int = 4
     hf_gain_db: float = 4.0  # spread of the removed band's level in training targets (see train.data)
     hf_tilt_db: float = 0.0  # spread of its spectral tilt, dB per octave above the cutoff (see train.data)
+    band_code: bool = False  # the noise carries each example's gain and tilt (see tsrlib.models.tiny, band code)
     init: str = ""  # start from these weights (a shipped name or a .safetensors path) instead of at random
     device: str = "auto"
 
@@ -123,6 +124,8 @@ def train(
     log: Callable[[str], None] = print,
 ) -> TinySR:
     """Train (or resume) and return the EMA model. Writes ``out/last.pt`` and ``out/log.csv``."""
+    if cfg.band_code and cfg.mode != "diffusion":
+        raise ValueError("band_code needs mode='diffusion': the regression baseline has no noise to carry a code")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.device)
@@ -130,7 +133,7 @@ def train(
     ts_sampler = timestep_sampler or UniformTimesteps()
     extra_losses = extra_losses or []
 
-    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context),
+    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context, band_code=cfg.band_code),
                    name=cfg.mode).to(device)
     ema = TinySR(model.cfg, name=cfg.mode).to(device)
     ema.load_state_dict(model.state_dict())
@@ -151,16 +154,17 @@ def train(
         step = state["step"]
         log(f"train: resumed from {ckpt} at step {step}")
     train_set = SegmentSampler(cfg.manifest, "train", segment_seconds=cfg.segment_seconds, sr=model.sr,
-                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db)
+                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db, band_code=cfg.band_code)
     val_set = SegmentSampler(cfg.manifest, "val", segment_seconds=cfg.segment_seconds, sr=model.sr)
     if step == 0 and cfg.init:  # fine-tuning: weights (and the preconditioning's data scale) from a model
         from tsrlib.models.tiny import load
 
         start = load(cfg.init, device)
-        if replace(start.cfg, global_context=model.cfg.global_context) != model.cfg:
+        if replace(start.cfg, global_context=model.cfg.global_context, band_code=model.cfg.band_code) != model.cfg:
             raise ValueError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
         missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
-        if unexpected or any(".glob." not in k for k in missing):  # only the new, zero-initialised layers may be absent
+        new_layers = (".glob.", "net.code.")  # zero-initialised, so they may be absent from the weights
+        if unexpected or any(not any(n in k for n in new_layers) for k in missing):
             raise ValueError(f"init {cfg.init}: weights do not fit ({missing + unexpected})")
         ema.load_state_dict(model.state_dict())
         log(f"train: initialised from {cfg.init}")
@@ -197,6 +201,8 @@ def train(
                 # x0 error in units of the EDM loss scale c_out, so every noise level weighs alike
                 t = ts_sampler.sample(cfg.batch, gen).to(device)
                 noise = torch.randn(x0.shape, generator=gen).to(device)
+                if cfg.band_code:
+                    noise = write_band_code(noise, feats["mask"], b.code.to(device))
                 x_t = schedule.add_noise(x0, noise, t)
                 pre = model.preconditioning(t, device)
                 c_out = pre[-1]
@@ -240,20 +246,34 @@ def export_with_provenance(model: TinySR, cfg: TrainConfig, path: str | Path, co
     """Save ``model`` (fp16 safetensors) and, beside it, ``NAME.json`` (how it was made) and ``NAME.log.csv``.
 
     The JSON holds the command, the config, the training wall time and the hardware, so the book can say
-    how long the shipped weights took and where.
+    how long the shipped weights took and where. A fine-tune (``cfg.init`` a file exported this way) carries
+    its starting point's story along: the JSON nests the init's JSON under ``"init"`` and counts its wall time
+    in ``train_seconds`` (this run alone: ``run_seconds``), and the log starts with the init's rows. The log's
+    ``stage`` column names the file each row's run was exported to; its steps continue across stages.
     """
     import platform
-    import shutil
 
     p = model.save(path)
-    log = pd.read_csv(Path(cfg.out) / "log.csv")
-    shutil.copy(Path(cfg.out) / "log.csv", p.with_suffix(".log.csv"))
+    log = pd.read_csv(Path(cfg.out) / "log.csv").assign(stage=p.stem)
+    init = Path(cfg.init).with_suffix(".json") if cfg.init else None
+    init_info = json.loads(init.read_text()) if init is not None and init.is_file() else None
+    if init_info is not None and init.with_suffix(".log.csv").is_file():
+        before = pd.read_csv(init.with_suffix(".log.csv"))
+        if "stage" not in before:
+            before = before.assign(stage=init.stem)
+        log = pd.concat([before, log.assign(step=log.step + before.step.max())], ignore_index=True)
+    log.to_csv(p.with_suffix(".log.csv"), index=False)
     device = pick_device(cfg.device)
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"CPU ({platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    val = log.dropna(subset=["val_lsd_4k"]).iloc[-1].to_dict() if log["val_lsd_4k"].notna().any() else {}
-    info = {"command": command, "config": asdict(cfg), "train_seconds": float(log.seconds.max()), "hardware": hardware,
-            "torch": torch.__version__, "parameters": sum(q.numel() for q in model.parameters()),
+    own = log[log.stage == p.stem]
+    val = own.dropna(subset=["val_lsd_4k"]).iloc[-1].to_dict() if own["val_lsd_4k"].notna().any() else {}
+    run_seconds = float(own.seconds.max())
+    info = {"command": command, "config": asdict(cfg),
+            "train_seconds": run_seconds + (init_info["train_seconds"] if init_info else 0.0), "run_seconds": run_seconds,
+            "hardware": hardware, "torch": torch.__version__, "parameters": sum(q.numel() for q in model.parameters()),
             "checkpoint_bytes": p.stat().st_size, "final_validation": {k: v for k, v in val.items() if k.startswith("val")}}
+    if init_info is not None:
+        info["init"] = init_info
     p.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     return p
