@@ -102,14 +102,22 @@ def test_long_input_is_chunked_and_reproducible(random_model, speechlike):
     assert a.nfe == 3 * 2 * 2  # chunks x candidates x steps
 
 
-def test_global_context_starts_silent_and_keeps_examples_apart(speechlike):
+def plain_and_extended(**option):
+    """A small random model whose zero-initialised layers were given weights, and the same weights loaded into a
+    model with ``option`` on; returns ``(plain, extended, names of the extended model's missing weights)``."""
     torch.manual_seed(0)
-    local = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2))).eval()
-    for p in [*local.net.out.parameters(), *(b.conv2.weight for b in local.net.blocks)]:  # zero at init
+    plain = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2))).eval()
+    for p in [*plain.net.out.parameters(), *(b.conv2.weight for b in plain.net.blocks)]:  # zero at init
         torch.nn.init.normal_(p, std=0.05)
-    glob = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), global_context=True)).eval()
-    missing, unexpected = glob.load_state_dict(local.state_dict(), strict=False)
-    assert not unexpected and missing and all(".glob." in k for k in missing)
+    extended = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), **option)).eval()
+    missing, unexpected = extended.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing
+    return plain, extended, missing
+
+
+def test_global_context_starts_silent_and_keeps_examples_apart(speechlike):
+    local, glob, missing = plain_and_extended(global_context=True)
+    assert all(".glob." in k for k in missing)
     cond = glob.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
     x = sampler.CandidateNoise(seed=0, indices=range(3)).initial(glob.noise_shape(cond))
     t = torch.full((3,), 0.5)
@@ -144,13 +152,8 @@ def test_band_code_is_written_exactly_and_the_noise_stays_white():
 
 
 def test_band_code_starts_silent_then_steers_each_candidate_alone(speechlike):
-    torch.manual_seed(0)
-    plain = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2))).eval()
-    for p in [*plain.net.out.parameters(), *(b.conv2.weight for b in plain.net.blocks)]:  # zero at init
-        torch.nn.init.normal_(p, std=0.05)
-    coded = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), band_code=True)).eval()
-    missing, unexpected = coded.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("net.code.") for k in missing)
+    plain, coded, missing = plain_and_extended(band_code=True)
+    assert all(k.startswith("net.code.") for k in missing)
     cond = coded.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
     x = sampler.CandidateNoise(seed=0, indices=range(3)).initial(coded.noise_shape(cond))
     t = torch.full((3,), 0.9)
