@@ -99,3 +99,30 @@ def test_data_index_command(tmp_path, noise):
     (tmp_path / "spk1" / "a.txt").write_text("hello world")
     out = json.loads(tsr("data", "index", tmp_path, "--domain", "speech").stdout)
     assert out["clips"] == 1 and (tmp_path / "manifest.csv").is_file()
+
+
+@pytest.mark.parametrize("model", ["band-replication", "tiny"])
+def test_upsample_to_a_higher_rate_keeps_the_inputs_band_above_the_model(tmp_path, model):
+    """A full-band 44.1 kHz drum-like input through `tsr upsample --sr 48000`: its band above 12 kHz survives."""
+    rng = np.random.default_rng(0)
+    n = int(1.5 * 44_100)
+    hits = np.zeros(n)
+    hits[:: 44_100 // 8] = 1.0
+    x = signal.lfilter([1.0], [1.0, -0.995], hits) * rng.standard_normal(n) * 0.05  # decaying noise bursts, headroom
+    # for a model that invents a loud band (the write would clip, and clipping spreads into every band)
+    sf.write(tmp_path / "full.wav", x.astype(np.float32), 44_100)
+    r = tsr("upsample", tmp_path / "full.wav", "-o", tmp_path / "o.wav", "--sr", 48_000, "--model", model,
+            "--cutoff", 8000, "--steps", 4)
+    assert "beyond the model's 12000 Hz band" in r.stderr
+    y, sr = sf.read(tmp_path / "o.wav")
+    assert sr == 48_000
+    f, p_in = signal.welch(signal.resample_poly(x, 160, 147), 48_000, nperseg=2048)
+    _, p_out = signal.welch(y, 48_000, nperseg=2048)
+    keep = (f >= 12_500) & (f <= 20_000)
+    assert np.abs(10 * np.log10(p_out[keep] / p_in[keep])).mean() < 1.0
+
+
+def test_upsample_dsp_baseline_refuses_search(wav, tmp_path):
+    r = tsr("upsample", wav, "-o", tmp_path / "o.wav", "--model", "sbr", "--search", "random", "--verifier", "mbr",
+            check=False)
+    assert r.returncode != 0 and "nothing to search" in r.stderr and "Traceback" not in r.stderr

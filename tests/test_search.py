@@ -194,3 +194,20 @@ def test_cli_search_none_is_candidate_zero_of_random_search(tmp_path, lr):
     chosen, _ = tsa.load(tmp_path / "rand.wav", sr=None)
     picked, _ = tsa.load(tmp_path / "c" / f"candidate-{rep['chosen']:04d}.wav", sr=None)
     np.testing.assert_allclose(chosen, picked, atol=1e-4)
+
+
+def test_cli_search_without_a_verifier_uses_the_default_and_mbr_picks_the_medoid(tmp_path, lr):
+    from tsrlib import metrics
+    from tsrlib.verifiers import DEFAULT, Context, get_verifier
+
+    tsa.save(tmp_path / "lr.wav", lr, SR, subtype="FLOAT")
+    out = subprocess.run([sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "lr.wav"), "--steps", str(STEPS),
+                          "--cutoff", "4000", "-o", str(tmp_path / "o.wav"), "--search", "random", "--n", "4",
+                          "--save-candidates", str(tmp_path / "c")], check=True, capture_output=True, text=True)
+    assert f"--verifier {DEFAULT}" in out.stderr and json.loads(out.stdout)["verifier"] == DEFAULT
+    cands = np.stack([tsa.load(tmp_path / "c" / f"candidate-{k:04d}.wav", sr=None)[0] for k in range(4)])
+    # an independent expectation from the metric itself: the candidate nearest the others on average (LSD-HF)
+    d = np.array([[metrics.lsd_hf(a, b, SR, 4000.0)[0] for b in cands] for a in cands])
+    scores = get_verifier("mbr").score(cands, SR, Context(input=lr, input_sr=SR, cutoff_hz=4000.0))
+    np.testing.assert_allclose(scores, -d.sum(axis=1) / 3)
+    assert json.loads(out.stdout)["chosen"] == int(np.argmin(d.sum(axis=1)))

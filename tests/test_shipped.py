@@ -28,7 +28,7 @@ def speech_clip(tiny_corpus):
 
 
 def test_weights_are_small_and_described():
-    for name in ("tiny", "regression"):
+    for name in ("tiny", "regression", "tiny-real"):
         path = tiny.WEIGHTS_DIR / f"{name}.safetensors"
         assert path.stat().st_size <= 16 * 2**20
         info = json.loads(path.with_suffix(".json").read_text())
@@ -63,6 +63,22 @@ def test_the_band_code_of_the_initial_noise_sets_the_invented_level(model, speec
     x0, _ = sampler.sample_from(model, cond, x, None, steps=10)
     quiet, loud = (evaluate.band_level_db(a, SR, 8300) for a in model.decode(x0, cond))
     assert loud > quiet + 4.0
+
+
+@pytest.mark.parametrize("cutoff", [4000, 8000])
+def test_tiny_real_starts_from_band_replication_and_its_code_steers_the_level(speech_clip, cutoff):
+    real = tiny.load("tiny-real")
+    assert real.name == "tiny-real" and real.cfg.prior == "band-replication" and real.cfg.band_code
+    assert json.loads((tiny.WEIGHTS_DIR / "tiny-real.json").read_text())["config"]["code_source"] == "measured"
+    lr = audio.degrade(speech_clip, SR, cutoff)
+    cond = real.condition(lr, SR, cutoff)
+    x = sampler.CandidateNoise(seed=0, indices=range(2)).initial(real.noise_shape(cond))
+    x = tiny.write_band_code(x, cond.features["mask"].expand(2, -1), torch.tensor([[-2.0, 0.0], [2.0, 0.0]]))
+    x0, _ = sampler.sample_from(real, cond, x, None, steps=10)
+    out = real.decode(x0, cond)
+    quiet, loud = (evaluate.band_level_db(a, SR, cutoff * 1.05) for a in out)
+    assert loud > quiet + 3.0  # the measured code: the recording's band level relative to band replication's
+    assert metrics.lsd(speech_clip, out).max() < 0.8 * metrics.lsd(speech_clip, lr)[0]
 
 
 def test_regression_model_is_deterministic(speech_clip):

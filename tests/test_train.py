@@ -68,7 +68,7 @@ def test_regression_mode_and_export_through_the_cli(tiny_corpus, tmp_path):
     from tsrlib.models import tiny
 
     m = tiny.load(tmp_path / "r.safetensors")
-    assert m.is_regression and m.name == "regression"
+    assert m.is_regression and m.name == "r"  # named after its file, as `tsr upsample --model` knows it
 
 
 def test_reshape_band_applies_gain_and_tilt_per_octave():

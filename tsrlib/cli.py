@@ -15,7 +15,7 @@ import click
 import typer
 
 from tsrlib import audio
-from tsrlib.errors import TsrError
+from tsrlib.errors import ConfigError, TsrError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Inference-time scaling for diffusion audio super-resolution.")
 data_app = typer.Typer(no_args_is_help=True, help="Build or index audio corpora.")
@@ -88,10 +88,11 @@ def upsample(
     seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the model's, 24000)."),
-    model: str = typer.Option("tiny", "--model", help="tiny (diffusion), regression, or a .safetensors path."),
+    model: str = typer.Option("tiny-real", "--model", help="tiny-real or tiny (diffusion), regression, band-replication "
+                              "or sbr (DSP), or a .safetensors path."),
     search: str = typer.Option("none", "--search", help="none, random, zero-order or paths."),
     n: int = typer.Option(16, "--n", help="Candidates (random), neighbours per round (zero-order) or paths kept."),
-    verifier: Optional[str] = typer.Option(None, "--verifier", help="Verifier name or ensemble:a,b,c (needed to search)."),
+    verifier: Optional[str] = typer.Option(None, "--verifier", help="Verifier name or ensemble:a,b,c (default: mbr)."),
     budget_nfe: Optional[int] = typer.Option(None, "--budget-nfe", help="Size the search to this many NFE."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="What is said (WER verifier)."),
     caption: Optional[str] = typer.Option(None, "--caption", help="A text description (CLAP verifier)."),
@@ -105,13 +106,26 @@ def upsample(
     save_candidates: Optional[Path] = typer.Option(None, "--save-candidates", help="Write every evaluated candidate here."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Candidate cache folder (reruns skip sampled candidates)."),
 ) -> None:
-    """Super-resolve a band-limited file with the embedded model, optionally searching the noise with a verifier."""
-    from tsrlib.models import tiny
+    """Super-resolve a band-limited file with the embedded model, optionally searching the noise with a verifier.
+
+    ``--model band-replication`` or ``sbr`` runs a blind DSP baseline instead (no search).
+    """
+    from tsrlib.models import baselines, tiny
     from tsrlib.train.trainer import pick_device
 
-    m_ = tiny.load(model, pick_device(device))
+    m_ = None if model in baselines.METHODS else tiny.load(model, pick_device(device))  # a missing checkpoint first
     x, file_sr = audio.load(input, sr=None)
     cut = None if cutoff == "auto" else float(cutoff)
+    if m_ is None:
+        if search != "none" or verifier is not None:
+            raise ConfigError(f"--model {model} is a deterministic DSP baseline: there is nothing to search")
+        xm = audio.resample(x, file_sr, audio.MODEL_SR)
+        cut_used = audio.detect_cutoff(xm, audio.MODEL_SR) if cut is None else audio.check_cutoff(cut, audio.MODEL_SR)
+        y = baselines.METHODS[model](xm, audio.MODEL_SR, cut_used, seed=seed)
+        out_sr = _write_output(output, y, audio.MODEL_SR, x, file_sr, sr)
+        _echo_json({"output": str(output), "model": model, "cutoff_hz": round(cut_used, 1), "sample_rate": out_sr,
+                    "seed": seed, "nfe": 0})
+        return
     if search == "none" and verifier is None:
         from tsrlib.upsample import upsample as run
 
@@ -121,7 +135,10 @@ def upsample(
         from tsrlib.search import make_searcher
 
         if verifier is None:
-            raise typer.BadParameter("--search needs --verifier (e.g. dnsmos, continuity or ensemble:spksim,wer,dnsmos)")
+            from tsrlib.verifiers import DEFAULT
+
+            verifier = DEFAULT
+            print(f"notice: --verifier {DEFAULT} (the default; the best-tracking verifier on real recordings)", file=sys.stderr)
         kw = {"steps": steps, "eta": eta, "solver": solver, "cache": str(cache) if cache else None}
         kw |= {"random": {"n": n}, "none": {}, "zero-order": {"n": n, "lam": lam, "rounds": rounds,
                "neighbourhood": neighbourhood}, "paths": {"n": n, "m": m, "delta_f": delta_f, "delta_b": delta_b}}.get(search, {})
@@ -137,12 +154,20 @@ def upsample(
         if save_candidates is not None:
             for cid, a in res.audio_of.items():
                 audio.save(save_candidates / f"candidate-{cid:04d}.wav", a, res.sr)
-    out_sr = sr or m_.sr
-    if out_sr != m_.sr:
-        y = audio.resample(y, m_.sr, out_sr)
-    audio.save(output, y, out_sr)
+    out_sr = _write_output(output, y, m_.sr, x, file_sr, sr)
     _echo_json({"output": str(output), "model": m_.name, "cutoff_hz": round(cut_used, 1), "sample_rate": out_sr,
                 "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": nfe, **extra})
+
+
+def _write_output(path: Path, y, model_sr: int, x, x_sr: int, sr: Optional[int]) -> int:
+    """Save ``y`` (at ``model_sr``) at ``sr`` (default the model's), keeping the input's band above the model's; returns the rate."""
+    from tsrlib.upsample import to_output_rate
+
+    y, note = to_output_rate(y, model_sr, x, x_sr, sr or model_sr)
+    if note:
+        print(f"notice: {note}", file=sys.stderr)
+    audio.save(path, y, sr or model_sr)
+    return sr or model_sr
 
 
 def _context(input: Optional[Path], transcript: Optional[str], caption: Optional[str], reference: Optional[Path],
@@ -187,7 +212,8 @@ def score(
 
 @app.command()
 def train(
-    manifest: Path = typer.Option(Path("data/generated/small/manifest.csv"), "--manifest", help="Corpus manifest."),
+    manifest: str = typer.Option("data/generated/small/manifest.csv", "--manifest",
+                                 help="Corpus manifest, or several separated by commas."),
     out: Path = typer.Option(Path("runs/tiny"), "--out", help="Run folder: checkpoints and log.csv (resumes if present)."),
     mode: str = typer.Option("diffusion", "--mode", help="diffusion (v-prediction) or regression (L2 baseline)."),
     steps: int = typer.Option(6000, "--steps"),
@@ -203,6 +229,10 @@ def train(
     band_code: bool = typer.Option(False, "--band-code/--no-band-code",
                                    help="The noise carries each example's band gain and tilt (see tsrlib.models.tiny)."),
     init: str = typer.Option("", "--init", help="Start from these weights (tiny, regression or a .safetensors path)."),
+    prior: str = typer.Option("none", "--prior", help="none, or band-replication: start from the blind DSP estimate."),
+    code_source: str = typer.Option("augment", "--code-source",
+                                    help="Band codes from the gain/tilt augmentation, or measured on the recordings."),
+    code_rho: float = typer.Option(1.0, "--code-rho", help="Measured codes: correlation of code and recording (0-1]."),
     device: str = typer.Option("auto", "--device"),
     export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
 ) -> None:
@@ -211,22 +241,23 @@ def train(
     from tsrlib.train.trainer import train as run
 
     if mode not in ("diffusion", "regression"):
-        raise typer.BadParameter("mode must be diffusion or regression")
+        raise ConfigError("--mode must be diffusion or regression")
     cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
                       hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
-                      hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, device=device)
+                      hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, prior=prior, code_source=code_source, code_rho=code_rho,
+                      device=device)
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if export is not None:
         from tsrlib.train.trainer import export_with_provenance
 
-        model.name = "tiny" if mode == "diffusion" else "regression"
+        model.name = export.stem  # the name tsr upsample --model and tiny.load know it by
         export_with_provenance(model, cfg, export, command="tsr " + " ".join(sys.argv[1:]))
     _echo_json({"run": str(out), "exported": str(export) if export else None})
 
 
 @data_app.command("build")
 def data_build(
-    size: str = typer.Option("tiny", "--size", help="tiny (tests, < 1 min), small (the book) or full (training, hours)."),
+    size: str = typer.Option("tiny", "--size", help="tiny (tests, < 1 min), small (the book), full (training, hours) or real (recordings from Debian packages)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default data/generated/SIZE)."),
     seed: int = typer.Option(0, "--seed", help="Corpus seed: the same seed gives the same files, byte for byte."),
     domains: str = typer.Option("speech,music,sfx", "--domains", help="Comma-separated subset of speech,music,sfx."),

@@ -17,3 +17,7 @@ class AudioInputError(TsrError, ValueError):
 
 class CheckpointError(TsrError, FileNotFoundError):
     """A model checkpoint is missing or unreadable; the message says what to fetch and where."""
+
+
+class ConfigError(TsrError, ValueError):
+    """Arguments or options that do not fit together (a search without a verifier, a DSP model with a search)."""

@@ -5,6 +5,7 @@ long-format rows, so chapters only aggregate and plot. Methods:
 
 * ``input``: the band-limited input itself;
 * ``noise fill (oracle)``: input plus high-passed noise at the LSD-optimal level (uses the reference);
+* ``band replication`` and ``sbr``: the blind DSP baselines (:mod:`tsrlib.models.baselines`), the bars on real audio;
 * ``regression``: the deterministic baseline (one output);
 * ``diffusion``: each of ``n`` candidates (rows carry the candidate index);
 * ``best of n (oracle)``: the candidate with the lowest LSD, the ceiling of any search with n samples.
@@ -48,9 +49,10 @@ def compare_methods(model, regression, ref: np.ndarray, sr: int, cutoff_hz: floa
     lr = tsa.degrade(ref, sr, cutoff_hz, filter)
     cond = model.condition(lr, sr, cutoff_hz)
     cands = sampler.generate(model, cond, seed, range(n), steps=steps, eta=eta)
+    dsp = {name.replace("-", " "): f(lr, sr, cutoff_hz, seed=seed)[None] for name, f in baselines.METHODS.items()}
     out = {"input": lr[None], "noise fill (oracle)": baselines.oracle_noise_fill(lr, ref, sr, cutoff_hz, seed)[0][None],
-           "diffusion": cands.audio}
-    nfe = {"input": 0, "noise fill (oracle)": 0, "diffusion": cands.nfe // n}
+           **dsp, "diffusion": cands.audio}
+    nfe = {"input": 0, "noise fill (oracle)": 0, **dict.fromkeys(dsp, 0), "diffusion": cands.nfe // n}
     if regression is not None:
         reg = sampler.generate(regression, regression.condition(lr, sr, cutoff_hz), seed, [0])
         out["regression"], nfe["regression"] = reg.audio, reg.nfe

@@ -213,6 +213,83 @@ def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers:
     return log.frame()
 
 
+def baseline_table(clips: list[Clip], cutoffs: list[float], *, filter: str = "cheby1", seed: int = 0,
+                   log_path: str | Path) -> pd.DataFrame:
+    """Score the non-learned methods on every clip and cutoff with the LSD oracle.
+
+    Methods: ``input`` (band-limited), ``band replication``, ``sbr``, their ``(oracle gain)`` versions and
+    ``noise fill (oracle)`` (:mod:`tsrlib.models.baselines`). One row per clip, cutoff and method: clip, domain,
+    source, cutoff, method, LSD, LSD-HF, gain_db (the oracle's gain, else 0). Appends to ``log_path`` and resumes.
+    """
+    from tsrlib.models import baselines
+
+    log = ResultLog(log_path, GROUP)
+    for clip in clips:
+        for c in cutoffs:
+            if log.done(clip=clip.id, cutoff=c):
+                continue
+            x, sr = clip.audio, clip.sr
+            lr = tsa.degrade(x, sr, c, filter)
+            out = {"input": (lr, 0.0), "band replication": (baselines.band_replication(lr, sr, c, seed=seed), 0.0),
+                   "sbr": (baselines.sbr(lr, sr, c, seed=seed), 0.0)}
+            out["band replication (oracle gain)"] = baselines.oracle_gain(out["band replication"][0], lr, x)
+            out["sbr (oracle gain)"] = baselines.oracle_gain(out["sbr"][0], lr, x)
+            out["noise fill (oracle)"] = baselines.oracle_noise_fill(lr, x, sr, c, seed)
+            log.append(pd.DataFrame([{"clip": clip.id, "domain": clip.domain, "source": clip.source, "cutoff": c,
+                                      "method": m, "LSD": float(metrics.lsd(x, y)[0]),
+                                      "LSD-HF": float(metrics.lsd_hf(x, y, sr, c)[0]), "gain_db": g}
+                                     for m, (y, g) in out.items()]))
+    return log.frame()
+
+
+def search_bars(cands: pd.DataFrame, base: pd.DataFrame, *, bar: str = "band replication", n: int | None = None,
+                level: float = 0.95) -> pd.DataFrame:
+    """The real-audio bars per domain and cutoff, from :func:`candidate_table` rows and :func:`baseline_table` rows.
+
+    Per clip: ``one`` (candidate 0, what ``--search none`` returns), ``mean`` (the mean candidate), ``best`` (oracle
+    best of the first ``n`` candidates, default all) and the ``bar`` method's LSD. Returns one row per domain and
+    cutoff: clips, the means of those four, ``headroom`` (1 - best / mean), ``best_vs_bar`` (1 - best / bar) and
+    paired ``level`` t-intervals across clips of ``one - bar`` and ``best - bar`` (``*_lo``, ``*_hi``).
+    """
+    c = cands if n is None else cands[cands.candidate < n]
+    per = c.groupby(["domain", "clip", "cutoff"]).LSD.agg(
+        one=lambda s: s.iloc[0], mean="mean", best="min").reset_index()
+    b = base[base.method == bar][["clip", "cutoff", "LSD"]].rename(columns={"LSD": "bar"})
+    per = per.merge(b, on=["clip", "cutoff"])
+    rows = []
+    for (domain, cutoff), g in per.groupby(["domain", "cutoff"]):
+        d1, lo1, hi1 = paired_ci(g.one, g.bar, level)
+        db, lob, hib = paired_ci(g.best, g.bar, level)
+        rows.append({"domain": domain, "cutoff": cutoff, "clips": len(g), "bar": g.bar.mean(), "one": g.one.mean(),
+                     "mean": g["mean"].mean(), "best": g.best.mean(), "headroom": 1 - g.best.mean() / g["mean"].mean(),
+                     "best_vs_bar": 1 - g.best.mean() / g.bar.mean(), "one_minus_bar": d1, "one_minus_bar_lo": lo1,
+                     "one_minus_bar_hi": hi1, "best_minus_bar": db, "best_minus_bar_lo": lob, "best_minus_bar_hi": hib})
+    return pd.DataFrame(rows)
+
+
+def verifier_agreement(df: pd.DataFrame, columns: list[str], *, target: str = "LSD", level: float = 0.95,
+                       group: list[str] = GROUP) -> pd.DataFrame:
+    """How each verifier column ranks the candidates of one input against ``-target``, with intervals across inputs.
+
+    One row per column: ``spearman`` (mean within-input Spearman with ``-target``) and its ``level`` t-interval,
+    ``pick_gain`` (mean over inputs of the target of the candidate the column picks, minus the mean candidate's;
+    negative is better for LSD) and its paired interval, and ``inputs``. Inputs where a column is constant are
+    left out of its Spearman.
+    """
+    rows = []
+    for col in columns:
+        rhos, gains = [], []
+        for _, g in df.groupby(group):
+            if g[col].nunique() > 1 and g[target].nunique() > 1:
+                rhos.append(stats.spearmanr(g[col], -g[target])[0])
+            gains.append(float(g[target].iloc[int(np.argmax(g[col].to_numpy()))] - g[target].mean()))
+        r, rlo, rhi = paired_ci(np.array(rhos), np.zeros(len(rhos)), level) if rhos else (np.nan,) * 3
+        gm, glo, ghi = paired_ci(np.array(gains), np.zeros(len(gains)), level)
+        rows.append({"verifier": col, "spearman": r, "spearman_lo": rlo, "spearman_hi": rhi, "pick_gain": gm,
+                     "pick_gain_lo": glo, "pick_gain_hi": ghi, "inputs": len(gains)})
+    return pd.DataFrame(rows)
+
+
 def paired_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``a - b`` over paired observations and its ``level`` t-interval: ``(mean, low, high)``."""
     d = np.asarray(a, float) - np.asarray(b, float)

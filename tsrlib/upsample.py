@@ -3,6 +3,9 @@
 Long inputs are cut into ``chunk_seconds`` windows overlapping by ``overlap_seconds``
 (:func:`tsrlib.audio.chunk`); chunk c of candidate k draws its noise from seed ``(seed, c)`` and
 index k, so results stay reproducible and independent of how many candidates run together.
+
+:func:`to_output_rate` brings a result to the rate the user asked for without losing what the input had:
+above the model's band, an output at a higher rate keeps the input's own content.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 from tsrlib import audio as tsa
 from tsrlib import sampler
@@ -53,3 +57,39 @@ def upsample(model: SRDiffusionModel, x: np.ndarray, sr: int, *, cutoff_hz: floa
     per_candidate = np.stack(outs, axis=1)  # [N, chunks, n_chunk]
     audio = np.stack([chunks.overlap_add(frames) for frames in per_candidate])
     return Upsampled(audio, model.sr, cutoff, nfe)
+
+
+def crossover(low: np.ndarray, high: np.ndarray, sr: int, split_hz: float, width_hz: float = 1000.0) -> np.ndarray:
+    """``low [T]`` below ``split_hz`` and ``high [T]`` above it (same length and rate ``sr``), joined by complementary
+    zero-phase raised-cosine weights over ``split_hz +- width_hz / 2``: where the two agree, the result equals both."""
+    if len(low) != len(high):
+        raise ValueError(f"crossover needs equal lengths, got {len(low)} and {len(high)}")
+    f = np.fft.rfftfreq(len(low), 1 / sr)
+    u = np.clip((f - (split_hz - width_hz / 2)) / width_hz, 0.0, 1.0)
+    w_high = (0.5 - 0.5 * np.cos(np.pi * u)).astype(np.float32)
+    spec = scipy.fft.rfft(low.astype(np.float32)) * (1 - w_high) + scipy.fft.rfft(high.astype(np.float32)) * w_high
+    return scipy.fft.irfft(spec, n=len(low)).astype(np.float32)
+
+
+def to_output_rate(y: np.ndarray, model_sr: int, x: np.ndarray, x_sr: int, out_sr: int,
+                   keep_fraction: float = 0.95) -> tuple[np.ndarray, str | None]:
+    """Bring the model's output ``y [T]`` (at ``model_sr``) to ``out_sr`` Hz, keeping the input ``x [T']`` (at ``x_sr``)
+    wherever the model cannot speak: above ``keep_fraction`` of the model's Nyquist frequency, an output at a higher
+    rate takes the input's own content, if the input has any there (its detected bandwidth reaches that far).
+
+    Returns ``(audio [T * out_sr / model_sr], notice or None)``; the notice says when the input already had content
+    beyond the model's band.
+    """
+    out = tsa.resample(y, model_sr, out_sr)
+    if out_sr <= model_sr:
+        return out, None
+    split = keep_fraction * model_sr / 2
+    band = tsa.detect_cutoff(x, x_sr)
+    if band <= split:
+        return out, None
+    xin = tsa.resample(x, x_sr, out_sr)
+    xin = np.pad(xin, (0, max(0, len(out) - len(xin))))[: len(out)]
+    width = min(1000.0, 2 * (model_sr / 2 - split))
+    note = (f"the input already has content up to {band:.0f} Hz, beyond the model's {model_sr / 2:.0f} Hz band; "
+            f"above {split - width / 2:.0f} Hz the output keeps the input's own content")
+    return crossover(out, xin, out_sr, split, width), note

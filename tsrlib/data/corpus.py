@@ -87,11 +87,15 @@ def build(out: str | Path, size: str = "tiny", seed: int = 0, sr: int = MODEL_SR
           domains: tuple[str, ...] = manifest.DOMAINS, progress: bool = True) -> Path:
     """Generate the corpus into ``out`` and write ``out/manifest.csv``. Returns the manifest path.
 
+    ``size="real"`` builds the corpus of real recordings from Debian packages instead (:func:`build_real`).
+
     Audio is 16-bit mono WAV at ``sr`` Hz under ``out/<domain>/<id>.wav``. Finished clips (listed in
     ``out/manifest.partial.csv`` with their file present and matching hash) are not made again.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if size == "real":
+        return build_real(out, seed, sr, domains, progress)
     partial = out / "manifest.partial.csv"
     done: dict[str, dict] = {}
     if partial.is_file():
@@ -120,5 +124,44 @@ def build(out: str | Path, size: str = "tiny", seed: int = 0, sr: int = MODEL_SR
             done[job["id"]] = row
     wanted = {j["id"] for j in jobs}
     path = manifest.write([r for i, r in done.items() if i in wanted], out / "manifest.csv")
+    partial.unlink()
+    return path
+
+
+def build_real(out: str | Path, seed: int = 0, sr: int = MODEL_SR, domains: tuple[str, ...] = manifest.DOMAINS,
+               progress: bool = True) -> Path:
+    """The real-recordings corpus (:mod:`tsrlib.data.real`) into ``out``, with the synthetic corpus's manifest columns.
+
+    Clips are written as they are made and listed in ``manifest.partial.csv``; a rerun keeps the clips it finds
+    there and makes the same bytes for the others, so a killed build resumes. Returns the manifest path.
+    """
+    from tsrlib.data import real
+
+    out = Path(out)
+    partial = out / "manifest.partial.csv"
+    done: dict[str, dict] = {}
+    if partial.is_file():
+        with partial.open(newline="") as f:
+            done = {r["id"]: r for r in csv.DictReader(f) if (out / r["path"]).is_file()}
+    rows = []
+    with partial.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=manifest.COLUMNS, lineterminator="\n")
+        if not done:
+            f.truncate(0)
+            w.writeheader()
+        for cid, domain, x, fields in tqdm(real.clips(sr, seed, domains), desc="corpus real", disable=not progress):
+            if cid in done:
+                rows.append(done[cid])
+                continue
+            rel = Path(domain) / f"{cid}.wav"
+            save(out / rel, x, sr)
+            row = {"id": cid, "domain": domain, "path": rel.as_posix(), "sample_rate": sr,
+                   "duration": round(len(x) / sr, 4), "num_samples": len(x), "seed": seed,
+                   "sha256": manifest.sha256(out / rel), "transcript": "", "caption": "",
+                   **{k: v for k, v in fields.items() if k != "params"}, "params": json.dumps(fields["params"], sort_keys=True)}
+            w.writerow({k: row.get(k, "") for k in manifest.COLUMNS})
+            f.flush()
+            rows.append(row)
+    path = manifest.write(rows, out / "manifest.csv")
     partial.unlink()
     return path

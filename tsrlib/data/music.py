@@ -53,11 +53,11 @@ class Piece:
         return f"a {pace} {self.texture} on {art} {self.instrument} in {self.key} {self.mode}, {self.tempo} BPM"
 
 
-def draw_piece(seed: int) -> Piece:
-    """The piece for ``seed`` (``numpy.random.default_rng(seed)``)."""
+def draw_piece(seed: int, instruments: list[str] | None = None) -> Piece:
+    """The piece for ``seed`` (``numpy.random.default_rng(seed)``), its instrument drawn from ``instruments`` (default all)."""
     rng = np.random.default_rng(seed)
     return Piece(
-        instrument=str(rng.choice(list(INSTRUMENTS))),
+        instrument=str(rng.choice(list(instruments or INSTRUMENTS))),
         tempo=int(rng.integers(64, 150)),
         key=str(rng.choice(KEYS)),
         mode=str(rng.choice(["major", "minor"])),
@@ -134,8 +134,11 @@ def soundfont() -> str:
     raise TsrError("no General MIDI SoundFont found: run `apt-get install timgm6mb-soundfont` (make book/test does it as root)")
 
 
-def render(p: Piece, sr: int, seconds: float = 4.0) -> np.ndarray:
-    """Render ``p`` with FluidSynth to ``seconds`` of mono float32 audio ``[T]`` at ``sr`` Hz."""
+def render(p: Piece, sr: int, seconds: float = 4.0, sf2: str | None = None) -> np.ndarray:
+    """Render ``p`` with FluidSynth to ``seconds`` of mono float32 audio ``[T]`` at ``sr`` Hz.
+
+    ``sf2``: a SoundFont file (default: the first of :data:`SOUNDFONTS` installed).
+    """
     exe = shutil.which("fluidsynth")
     if exe is None:
         raise TsrError("fluidsynth is not installed: run `apt-get install fluidsynth` (make book/test does it as root)")
@@ -143,7 +146,7 @@ def render(p: Piece, sr: int, seconds: float = 4.0) -> np.ndarray:
         mid, wav = Path(tmp, "p.mid"), Path(tmp, "p.wav")
         write_midi(p, seconds, mid)
         subprocess.run([exe, "-ni", "-q", "-g", "0.5", "-r", "48000", "-o", "synth.chorus.active=0",
-                        "-o", "synth.reverb.active=1", "-F", str(wav), "-T", "wav", soundfont(), str(mid)],
+                        "-o", "synth.reverb.active=1", "-F", str(wav), "-T", "wav", sf2 or soundfont(), str(mid)],
                        capture_output=True, check=True)
         x, native = sf.read(str(wav), dtype="float32", always_2d=True)
     x = resample(x.mean(axis=1), int(native), sr)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class ModelConfig:
     crossfade_hz: float = 400.0
     global_context: bool = False  # each block also sees its features' mean over the whole clip (see FrameNet)
     band_code: bool = False  # the noise's mean over the invented band picks its level and tilt (see band code below)
+    prior: str = "none"  # or "band-replication": start from the blind DSP estimate (see prior below)
 
     @property
     def bins(self) -> int:
@@ -230,6 +232,26 @@ def read_band_code(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return sums / m.sqrt()
 
 
+# ------------------------------------------------------------------------------------------------ prior
+# On real recordings the band above the cutoff is far from empty, and much of its structure repeats the octave
+# below (harmonics, noise bursts, onsets). Blind band replication (tsrlib.models.baselines) copies that octave up
+# and beat the first, synthetic-trained model on real speech. With ``prior="band-replication"`` the model starts
+# where that DSP trick ends: its condition holds the replicated band and its per-bin spread starts at that band's
+# level, so training only has to learn what the copy gets wrong.
+def band_replicated(lr: torch.Tensor, cutoff_hz: torch.Tensor | float, sr: int) -> torch.Tensor:
+    """``lr [N, T]`` with each row's band above its cutoff (scalar or ``[N]``, Hz) filled by blind band replication
+    (seed 0); silent rows are returned as they are. Same device and shape."""
+    from tsrlib.models import baselines
+
+    rows = lr.detach().float().cpu().numpy()
+    cuts = np.broadcast_to(np.asarray(torch.as_tensor(cutoff_hz).cpu(), dtype=np.float64).reshape(-1), (len(rows),))
+    with warnings.catch_warnings():  # training crops may touch full scale; that is no reason to warn per example
+        warnings.simplefilter("ignore")
+        out = [baselines.band_replication(r, sr, float(c)) if tsa.rms_dbfs(r) > tsa.SILENCE_DBFS else r
+               for r, c in zip(rows, cuts)]
+    return torch.from_numpy(np.stack(out)).to(lr.device, lr.dtype)
+
+
 # ------------------------------------------------------------------------------------- protocol wrapper
 class TinySR(nn.Module):
     """The embedded model behind the :class:`~tsrlib.models.protocol.SRDiffusionModel` protocol."""
@@ -258,9 +280,18 @@ class TinySR(nn.Module):
         return m.expand(n, -1) if c.shape[0] == 1 else m
 
     def features(self, lr: torch.Tensor, cutoff_hz: torch.Tensor | float) -> dict[str, torch.Tensor]:
-        """Network inputs for band-limited audio ``lr [N, T]`` (already at the model rate and level)."""
-        z = self.codec.encode(lr)
-        return {"cond": z, "mask": self.band_mask(cutoff_hz, z.shape[0])}
+        """Network inputs for band-limited audio ``lr [N, T]`` (already at the model rate and level).
+
+        With ``prior="band-replication"`` the condition is the input with its empty band filled by
+        :func:`tsrlib.models.baselines.band_replication` (seed 0): the network sees a DSP estimate of the band
+        it must invent, aligned bin by bin, and its output's spread starts at that estimate's level.
+        """
+        mask = self.band_mask(cutoff_hz, lr.shape[0])
+        if self.cfg.prior == "band-replication":
+            lr = band_replicated(lr, cutoff_hz, self.sr)
+        elif self.cfg.prior != "none":
+            raise ValueError(f"unknown prior {self.cfg.prior!r}; use none or band-replication")
+        return {"cond": self.codec.encode(lr), "mask": mask}
 
     def condition(self, lr_audio: np.ndarray, sr: int, cutoff_hz: float | None = None) -> Condition:
         """Prepare band-limited audio ``[T]`` at any rate: resample, check, detect the cutoff, normalise the level."""
@@ -308,12 +339,31 @@ class TinySR(nn.Module):
             code = torch.cat([torch.tanh(read_band_code(y, mask) / s[:, None] / 3), s.clamp_min(1e-4).log()[:, None] / 4], 1)
         out, feats = self.net(c_in * y, cond, mask, t, return_features=True, code=code)
         f = self.cfg.bins
-        log_sd = (out[:, 2 * f :] + self.net.sigma_data[:f].clamp_min(1e-3).log().view(1, -1, 1)).clamp(-12.0, 4.0)
+        log_sd = (out[:, 2 * f :] + self.prior_log_sd(cond, mask)).clamp(-12.0, 4.0)
         var = torch.cat([log_sd, log_sd], dim=1).mul(2).exp()
         known = torch.cat([mask, mask], dim=1).unsqueeze(-1)
         mu = known * cond + (1 - known) * out[:, : 2 * f]
         x0 = mu + (1 - known) * var / (s_ve**2 + var) * (y - mu)
         return (x0, out, feats) if return_features else x0
+
+    def prior_log_sd(self, cond: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Where the network's per-bin log standard deviation starts (its output is added), ``[N or 1, F, L or 1]``.
+
+        Without a prior: the data's per-bin scale. With ``prior="band-replication"``, in the band to invent: the
+        log of the condition's compressed magnitude, smoothed over 3 bins and 5 frames, over sqrt(2) (so a complex
+        Gaussian bin has that magnitude's power). A network that outputs zeros then samples a band near the DSP
+        estimate's level with Gaussian detail (a few dB under its mean log-level: Gaussian magnitudes in the
+        compressed domain spread more than the copy's); training learns the corrections.
+        """
+        f = self.cfg.bins
+        base = self.net.sigma_data[:f].clamp_min(1e-3).log().view(1, -1, 1)
+        if self.cfg.prior == "none":
+            return base
+        power = cond[:, :f] ** 2 + cond[:, f:] ** 2
+        smooth = nn.functional.avg_pool2d(power[:, None], (3, 5), stride=1, padding=(1, 2), count_include_pad=False)[:, 0]
+        est = (smooth / 2).clamp_min(1e-6).log() / 2
+        known = mask.unsqueeze(-1)
+        return known * base + (1 - known) * est
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: Condition, guidance_scale: float = 1.0):
         """v-prediction for ``x_t [N, 2F, L]`` at times ``t [N]``; returns ``(v, 1)`` (one evaluation per candidate).
@@ -370,12 +420,14 @@ class TinySR(nn.Module):
         return p
 
 
-PACKAGED = {"tiny": "tiny.safetensors", "regression": "regression.safetensors"}
+PACKAGED = {"tiny": "tiny.safetensors", "regression": "regression.safetensors", "tiny-real": "tiny-real.safetensors"}
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") -> TinySR:
-    """Load the shipped ``tiny`` (diffusion) or ``regression`` model, or a safetensors file written by :meth:`TinySR.save`.
+    """Load a shipped model (``tiny``: trained on the synthetic corpus; ``tiny-real``: on real recordings, with the
+    band-replication prior; ``regression``: the deterministic baseline), or a safetensors file written by
+    :meth:`TinySR.save`.
 
     Raises :class:`CheckpointError` naming the command that makes the missing file.
     """

@@ -63,6 +63,10 @@ class TrainConfig:
     hf_tilt_db: float = 0.0  # spread of its spectral tilt, dB per octave above the cutoff (see train.data)
     band_code: bool = False  # the noise carries each example's gain and tilt (see tsrlib.models.tiny, band code)
     init: str = ""  # start from these weights (a shipped name or a .safetensors path) instead of at random
+    prior: str = "none"  # or "band-replication": the model starts from the DSP estimate (see tsrlib.models.tiny)
+    code_source: str = "augment"  # band codes from the gain/tilt augmentation, or "measured" on the recordings
+    calibration: int = 512  # examples whose measured offsets set the code quantiles (code_source="measured")
+    code_rho: float = 1.0  # correlation of a measured code with the recording's offset (see tsrlib.train.data)
     device: str = "auto"
 
 
@@ -133,8 +137,8 @@ def train(
     ts_sampler = timestep_sampler or UniformTimesteps()
     extra_losses = extra_losses or []
 
-    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context, band_code=cfg.band_code),
-                   name=cfg.mode).to(device)
+    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context, band_code=cfg.band_code,
+                               prior=cfg.prior), name=cfg.mode).to(device)
     ema = TinySR(model.cfg, name=cfg.mode).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -154,7 +158,13 @@ def train(
         step = state["step"]
         log(f"train: resumed from {ckpt} at step {step}")
     train_set = SegmentSampler(cfg.manifest, "train", segment_seconds=cfg.segment_seconds, sr=model.sr,
-                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db, band_code=cfg.band_code)
+                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db, band_code=cfg.band_code,
+                               code_source=cfg.code_source, code_rho=cfg.code_rho)
+    if cfg.band_code and cfg.code_source == "measured":  # the same table on a resume: its own seeded generator
+        table = train_set.calibrate(cfg.calibration, np.random.default_rng([cfg.seed, 2]))
+        log(f"train: band offsets from band replication, median gain {np.median(table[:, 0]):+.1f} dB, "
+            f"tilt {np.median(table[:, 1]):+.1f} dB/oct (10-90 %: {np.percentile(table[:, 0], 10):+.1f} to "
+            f"{np.percentile(table[:, 0], 90):+.1f} dB)")
     val_set = SegmentSampler(cfg.manifest, "val", segment_seconds=cfg.segment_seconds, sr=model.sr)
     if step == 0 and cfg.init:  # fine-tuning: weights (and the preconditioning's data scale) from a model
         from tsrlib.models.tiny import load
@@ -192,7 +202,7 @@ def train(
             hr, lr_audio, cutoff = b.hr.to(device), b.lr.to(device), b.cutoff.to(device)
             feats = model.features(lr_audio, cutoff)
             x0 = model.codec.encode(hr)
-            w = band_weights(freqs, cutoff)
+            w = band_weights(freqs, cutoff, bandwidth=b.bandwidth.to(device))
             if cfg.mode == "regression":
                 t = torch.zeros(cfg.batch, device=device)
                 pred, _, blocks = model.regression_x0(feats["cond"], feats["mask"], return_features=True)

