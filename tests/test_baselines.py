@@ -142,3 +142,18 @@ def test_output_above_the_models_band_keeps_the_inputs_own_content():
     narrow = audio.degrade(x, 44_100, 4000.0, "cheby1")
     y2, note2 = to_output_rate(model_out, SR, narrow, 44_100, 48_000)
     assert note2 is None and len(y2) == 2 * len(model_out)
+
+
+def test_prior_smoothing_sets_the_priors_resolution_and_round_trips(tmp_path):
+    lr = audio.degrade(coloured_noise(-6.0, seconds=1.0), SR, 4000.0, "cheby1")
+    m = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), prior="band-replication", prior_smoothing=(1, 1)))
+    cond = m.condition(lr, SR, 4000.0).features
+    f = m.cfg.bins
+    got = m.prior_log_sd(cond["cond"], cond["mask"])[0]
+    hi = m.codec.bin_freqs() >= 4000.0
+    per_bin = 0.5 * torch.log((cond["cond"][0, :f] ** 2 + cond["cond"][0, f:] ** 2).clamp_min(1e-6) / 2)
+    torch.testing.assert_close(got[hi], per_bin[hi])
+    smooth = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), prior="band-replication"))
+    assert smooth.prior_log_sd(cond["cond"], cond["mask"])[0][hi].std() < got[hi].std()  # averaging evens it out
+    m.save(tmp_path / "m.safetensors")
+    assert tiny.load(tmp_path / "m.safetensors").cfg.prior_smoothing == (1, 1)

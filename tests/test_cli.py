@@ -126,3 +126,10 @@ def test_upsample_dsp_baseline_refuses_search(wav, tmp_path):
     r = tsr("upsample", wav, "-o", tmp_path / "o.wav", "--model", "sbr", "--search", "random", "--verifier", "mbr",
             check=False)
     assert r.returncode != 0 and "nothing to search" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("value,message", [("2,3", "odd"), ("3", "two whole numbers"), ("a,b", "two whole numbers")])
+def test_train_option_errors_are_one_line(tmp_path, value, message):
+    r = tsr("train", "--manifest", tmp_path / "none.csv", "--prior-smoothing", value, check=False)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tsrlib.models import tiny
 from tsrlib.train import trainer
 from tsrlib.train.timesteps import UniformTimesteps
 
@@ -152,3 +153,10 @@ def test_a_fine_tune_exports_its_starting_point_provenance_too(tiny_corpus, tmp_
     assert list(log.stage.unique()) == ["base", "ft"]
     assert log.step.is_monotonic_increasing and log.step.max() == 4 + 2
     assert set(ft["final_validation"]) == {"val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"}
+
+
+def test_a_fine_tune_of_a_shipped_model_by_name_carries_its_provenance(tiny_corpus, tmp_path):
+    cfg = config(tiny_corpus, tmp_path / "t", steps=1, init="tiny", hidden=128, band_code=True, val_clips=1)
+    trainer.export_with_provenance(trainer.train(cfg, log=lambda m: None), cfg, tmp_path / "t.safetensors", "tsr train")
+    shipped = json.loads((tiny.WEIGHTS_DIR / "tiny.json").read_text())
+    assert json.loads((tmp_path / "t.json").read_text())["init"] == shipped

@@ -233,6 +233,7 @@ def train(
     code_source: str = typer.Option("augment", "--code-source",
                                     help="Band codes from the gain/tilt augmentation, or measured on the recordings."),
     code_rho: float = typer.Option(1.0, "--code-rho", help="Measured codes: correlation of code and recording (0-1]."),
+    prior_smoothing: str = typer.Option("3,5", "--prior-smoothing", help="Bins,frames of the prior's level average."),
     device: str = typer.Option("auto", "--device"),
     export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
 ) -> None:
@@ -245,6 +246,7 @@ def train(
     cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
                       hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
                       hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, prior=prior, code_source=code_source, code_rho=code_rho,
+                      prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"),
                       device=device)
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if export is not None:
@@ -253,6 +255,16 @@ def train(
         model.name = export.stem  # the name tsr upsample --model and tiny.load know it by
         export_with_provenance(model, cfg, export, command="tsr " + " ".join(sys.argv[1:]))
     _echo_json({"run": str(out), "exported": str(export) if export else None})
+
+
+def _odd_pair(text: str, option: str) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{option} takes two whole numbers such as 3,5, got {text!r}") from None
+    if a < 1 or b < 1 or a % 2 == 0 or b % 2 == 0:
+        raise ConfigError(f"{option} takes two odd positive numbers (a centred average), got {text!r}")
+    return a, b
 
 
 @data_app.command("build")

@@ -67,6 +67,7 @@ class ModelConfig:
     global_context: bool = False  # each block also sees its features' mean over the whole clip (see FrameNet)
     band_code: bool = False  # the noise's mean over the invented band picks its level and tilt (see band code below)
     prior: str = "none"  # or "band-replication": start from the blind DSP estimate (see prior below)
+    prior_smoothing: tuple[int, int] = (3, 5)  # bins and frames over which the prior's level is averaged (odd)
 
     @property
     def bins(self) -> int:
@@ -350,7 +351,8 @@ class TinySR(nn.Module):
         """Where the network's per-bin log standard deviation starts (its output is added), ``[N or 1, F, L or 1]``.
 
         Without a prior: the data's per-bin scale. With ``prior="band-replication"``, in the band to invent: the
-        log of the condition's compressed magnitude, smoothed over 3 bins and 5 frames, over sqrt(2) (so a complex
+        log of the condition's compressed magnitude, its power averaged over ``prior_smoothing`` (bins, frames;
+        3 and 5 by default), over sqrt(2) (so a complex
         Gaussian bin has that magnitude's power). A network that outputs zeros then samples a band near the DSP
         estimate's level with Gaussian detail (a few dB under its mean log-level: Gaussian magnitudes in the
         compressed domain spread more than the copy's); training learns the corrections.
@@ -360,7 +362,9 @@ class TinySR(nn.Module):
         if self.cfg.prior == "none":
             return base
         power = cond[:, :f] ** 2 + cond[:, f:] ** 2
-        smooth = nn.functional.avg_pool2d(power[:, None], (3, 5), stride=1, padding=(1, 2), count_include_pad=False)[:, 0]
+        kf, kt = self.cfg.prior_smoothing
+        smooth = nn.functional.avg_pool2d(power[:, None], (kf, kt), stride=1, padding=(kf // 2, kt // 2),
+                                          count_include_pad=False)[:, 0]
         est = (smooth / 2).clamp_min(1e-6).log() / 2
         known = mask.unsqueeze(-1)
         return known * base + (1 - known) * est
@@ -446,6 +450,8 @@ def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") 
     except Exception as e:
         raise CheckpointError(f"{p}: not a tsrlib checkpoint ({e})") from None
     raw["dilations"] = tuple(raw["dilations"])
+    if "prior_smoothing" in raw:
+        raw["prior_smoothing"] = tuple(raw["prior_smoothing"])
     model = TinySR(ModelConfig(**raw), name=meta.get("name", p.stem))
     state = {k: v.float() for k, v in load_file(str(p)).items()}
     model.net.load_state_dict(state)

@@ -67,6 +67,7 @@ class TrainConfig:
     code_source: str = "augment"  # band codes from the gain/tilt augmentation, or "measured" on the recordings
     calibration: int = 512  # examples whose measured offsets set the code quantiles (code_source="measured")
     code_rho: float = 1.0  # correlation of a measured code with the recording's offset (see tsrlib.train.data)
+    prior_smoothing: tuple[int, int] = (3, 5)  # bins, frames of the prior's level average (see tsrlib.models.tiny)
     device: str = "auto"
 
 
@@ -138,7 +139,7 @@ def train(
     extra_losses = extra_losses or []
 
     model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context, band_code=cfg.band_code,
-                               prior=cfg.prior), name=cfg.mode).to(device)
+                               prior=cfg.prior, prior_smoothing=tuple(cfg.prior_smoothing)), name=cfg.mode).to(device)
     ema = TinySR(model.cfg, name=cfg.mode).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -170,7 +171,8 @@ def train(
         from tsrlib.models.tiny import load
 
         start = load(cfg.init, device)
-        if replace(start.cfg, global_context=model.cfg.global_context, band_code=model.cfg.band_code) != model.cfg:
+        if replace(start.cfg, global_context=model.cfg.global_context, band_code=model.cfg.band_code,
+                   prior_smoothing=model.cfg.prior_smoothing) != model.cfg:
             raise ValueError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
         missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
         new_layers = (".glob.", "net.code.")  # zero-initialised, so they may be absent from the weights
@@ -265,7 +267,10 @@ def export_with_provenance(model: TinySR, cfg: TrainConfig, path: str | Path, co
 
     p = model.save(path)
     log = pd.read_csv(Path(cfg.out) / "log.csv").assign(stage=p.stem)
-    init = Path(cfg.init).with_suffix(".json") if cfg.init else None
+    from tsrlib.models.tiny import PACKAGED, WEIGHTS_DIR
+
+    start = WEIGHTS_DIR / PACKAGED[cfg.init] if cfg.init in PACKAGED else Path(cfg.init)  # a shipped name or a path
+    init = start.with_suffix(".json") if cfg.init else None
     init_info = json.loads(init.read_text()) if init is not None and init.is_file() else None
     if init_info is not None and init.with_suffix(".log.csv").is_file():
         before = pd.read_csv(init.with_suffix(".log.csv"))
