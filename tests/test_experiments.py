@@ -66,3 +66,52 @@ def test_x0_trajectory_scores_every_level_and_ends_at_the_final_score():
     assert len(df) == 2 * 3 * 4 and set(df.level) == {1, 2, 3, 4}
     last = df[df.level == 4]
     np.testing.assert_allclose(last.score, last.final)
+
+
+def _bars_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three speech clips of four candidates with known LSDs, and band replication's LSD on each."""
+    lsd = {"a": [1.0, 2.0, 3.0, 2.0], "b": [2.0, 1.0, 1.5, 1.5], "c": [1.2, 1.4, 1.0, 1.4]}
+    cands = pd.DataFrame([{"domain": "speech", "clip": c, "cutoff": 4000.0, "candidate": k, "LSD": v, "v": -v, "w": v}
+                          for c, vs in lsd.items() for k, v in enumerate(vs)])
+    base = pd.DataFrame([{"clip": c, "cutoff": 4000.0, "method": m, "LSD": v}
+                         for c, v in {"a": 1.5, "b": 1.5, "c": 1.5}.items() for m in ("band replication", "input")])
+    return cands, base
+
+
+def test_search_bars_on_known_values():
+    cands, base = _bars_tables()
+    row = ex.search_bars(cands, base).iloc[0]
+    # one sample = candidate 0: 1.0, 2.0, 1.2; mean sample: 2.0, 1.5, 1.25; best: 1.0, 1.0, 1.0; bar 1.5
+    assert row.clips == 3 and row.one == pytest.approx(4.2 / 3) and row["mean"] == pytest.approx(4.75 / 3)
+    assert row.best == pytest.approx(1.0) and row.bar == pytest.approx(1.5)
+    assert row.headroom == pytest.approx(1 - 1.0 / (4.75 / 3)) and row.best_vs_bar == pytest.approx(1 / 3)
+    assert (row.best_minus_bar, row.best_minus_bar_lo, row.best_minus_bar_hi) == pytest.approx((-0.5, -0.5, -0.5))
+    d = np.array([1.0, 2.0, 1.2]) - 1.5
+    half = 4.302653 * d.std(ddof=1) / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert (row.one_minus_bar_lo, row.one_minus_bar_hi) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-5)
+    assert ex.search_bars(cands, base, n=2).iloc[0].best == pytest.approx((1.0 + 1.0 + 1.2) / 3)  # first two only
+
+
+def test_verifier_agreement_on_known_values():
+    cands, _ = _bars_tables()
+    out = ex.verifier_agreement(cands, ["v", "w"]).set_index("verifier")
+    assert out.loc["v", "spearman"] == pytest.approx(1.0) and out.loc["w", "spearman"] == pytest.approx(-1.0)
+    # v picks each clip's lowest LSD (1.0 each), w the highest (3.0, 2.0, 1.4); against the mean candidate
+    assert out.loc["v", "pick_gain"] == pytest.approx(np.mean([1.0 - 2.0, 1.0 - 1.5, 1.0 - 1.25]))
+    assert out.loc["w", "pick_gain"] == pytest.approx(np.mean([3.0 - 2.0, 2.0 - 1.5, 1.4 - 1.25]))
+    assert out.loc["v", "inputs"] == 3
+
+
+def test_baseline_table_scores_each_method_and_resumes(tmp_path):
+    from tsrlib import audio
+
+    rng = np.random.default_rng(0)
+    x = audio.degrade((0.1 * rng.standard_normal(24_000)).astype(np.float32), 24_000, 10_000.0, "butter")
+    clip = ex.Clip("n", "sfx", "test", x, 24_000, None, None)
+    df = ex.baseline_table([clip], [4000.0], log_path=tmp_path / "b.csv")
+    lsd = df.set_index("method").LSD
+    assert set(lsd.index) == {"input", "band replication", "sbr", "band replication (oracle gain)", "sbr (oracle gain)",
+                              "noise fill (oracle)"}
+    assert lsd["band replication (oracle gain)"] <= lsd["band replication"] + 1e-9 and lsd["sbr"] < lsd["input"]
+    again = ex.baseline_table([clip], [4000.0], log_path=tmp_path / "b.csv")
+    assert len(again) == len(df)  # resumed, nothing added

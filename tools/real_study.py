@@ -8,7 +8,8 @@ For each test clip (speech, music, sfx) at 4 and 8 kHz it scores ``--n`` candida
 * each verifier's agreement with the oracle (:func:`tsrlib.experiments.verifier_agreement`): within-input Spearman
   with -LSD and what best-of-N by that verifier changes against the mean sample, with intervals across clips.
 
-Rows are written as they are computed (``OUT/*.csv``) and candidates cached (``OUT/cache``), so a killed run resumes.
+Rows are written as they are computed (``OUT/*.csv``, named by the model's weights and the settings, so another model
+or setting never reuses a row) and candidates cached (``OUT/cache``), so a killed run resumes.
 
     .venv/bin/python tools/real_study.py --model runs/tiny-real.safetensors --out _build/real-study/tiny-real
 """
@@ -28,7 +29,7 @@ from tsrlib.models import tiny
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--model", default="tiny-real")
     ap.add_argument("--corpus", default="data/generated/real")
     ap.add_argument("--clips", default="speech=24,music=16,sfx=11", help="test clips per domain")
     ap.add_argument("--cutoffs", default="4000,8000")
@@ -59,10 +60,12 @@ def main() -> None:
                 names,
                 steps=a.steps,
                 cache_dir=out / "cache",
-                log_path=out / f"candidates-{domain}-{'-'.join(names)}.csv",
+                log_path=out / experiments.sweep_name(f"candidates-{domain}", model=model, verifiers=names, n=a.n,
+                                                      steps=a.steps, cutoffs=cutoffs),
             )
         )
-        bases.append(experiments.baseline_table(clips, cutoffs, log_path=out / f"baselines-{domain}.csv"))
+        bases.append(experiments.baseline_table(clips, cutoffs,
+                                                log_path=out / experiments.sweep_name(f"baselines-{domain}", cutoffs=cutoffs)))
         print(f"{domain}: {len(clips)} clips done at {time.time() - t0:.0f} s", flush=True)
     cand, base = pd.concat(cands, ignore_index=True), pd.concat(bases, ignore_index=True)
     pd.set_option("display.width", 200)
