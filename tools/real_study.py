@@ -64,8 +64,8 @@ def main() -> None:
                                                       steps=a.steps, cutoffs=cutoffs),
             )
         )
-        bases.append(experiments.baseline_table(clips, cutoffs,
-                                                log_path=out / experiments.sweep_name(f"baselines-{domain}", cutoffs=cutoffs)))
+        base_log = out / experiments.sweep_name(f"baselines-{domain}", cutoffs=cutoffs)
+        bases.append(experiments.baseline_table(clips, cutoffs, log_path=base_log))
         print(f"{domain}: {len(clips)} clips done at {time.time() - t0:.0f} s", flush=True)
     cand, base = pd.concat(cands, ignore_index=True), pd.concat(bases, ignore_index=True)
     pd.set_option("display.width", 200)
