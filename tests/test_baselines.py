@@ -1,6 +1,8 @@
 """The DSP baselines on tones and coloured noise: where their energy lands, at which level; the oracle gain;
 the model's band-replication prior; keeping the input's band above the model's."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -157,3 +159,23 @@ def test_prior_smoothing_sets_the_priors_resolution_and_round_trips(tmp_path):
     assert smooth.prior_log_sd(cond["cond"], cond["mask"])[0][hi].std() < got[hi].std()  # averaging evens it out
     m.save(tmp_path / "m.safetensors")
     assert tiny.load(tmp_path / "m.safetensors").cfg.prior_smoothing == (1, 1)
+
+
+def test_silence_gate_invents_nothing_where_the_input_is_silent():
+    x = coloured_noise(-6.0, seconds=1.5)
+    x[SR // 2 : SR] = 0.0  # half a second of digital silence, as between recorded words
+    lr = audio.degrade(x, SR, 4000.0, "cheby1")
+    lr[SR // 2 + 2000 : SR - 2000] = 0.0  # the filter's ringing aside, silent
+    torch.manual_seed(0)
+    m = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), prior="band-replication", silence_gate_db=-60.0))
+    cond = m.condition(lr, SR, 4000.0)
+    silent = m.silent_frames(cond)
+    t = np.arange(len(silent)) * m.cfg.hop
+    assert silent[(t > SR // 2 + 3000) & (t < SR - 3000)].all() and not silent[t < SR // 2 - 3000].any()
+    x0 = torch.randn(1, *m.noise_shape(cond))  # any candidate: the gate acts when decoding
+    gated = m.decode(x0, cond)[0]
+    m.cfg = dataclasses.replace(m.cfg, silence_gate_db=None)
+    open_ = m.decode(x0, cond)[0]
+    gap = slice(SR // 2 + 3000, SR - 3000)
+    assert np.abs(gated[gap]).max() < 1e-6 < np.abs(open_[gap]).max()
+    np.testing.assert_allclose(gated[: SR // 2 - 3000], open_[: SR // 2 - 3000], atol=1e-6)  # elsewhere untouched

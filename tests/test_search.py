@@ -211,3 +211,26 @@ def test_cli_search_without_a_verifier_uses_the_default_and_mbr_picks_the_medoid
     scores = get_verifier("mbr").score(cands, SR, Context(input=lr, input_sr=SR, cutoff_hz=4000.0))
     np.testing.assert_allclose(scores, -d.sum(axis=1) / 3)
     assert json.loads(out.stdout)["chosen"] == int(np.argmin(d.sum(axis=1)))
+
+
+def test_model_fingerprint_follows_the_config_and_in_place_weight_changes():
+    import dataclasses
+
+    import torch
+
+    from tsrlib.models import tiny
+    from tsrlib.search.cache import model_fingerprint
+
+    m = tiny.TinySR(tiny.ModelConfig(hidden=16, dilations=(1,)))
+    a = model_fingerprint(m)
+    assert model_fingerprint(m) == a
+    with torch.no_grad():
+        m.net.out.bias.add_(1.0)  # in place: the object is the same, its weights are not
+    b = model_fingerprint(m)
+    m.cfg = dataclasses.replace(m.cfg, silence_gate_db=-60.0)  # same weights, other audio
+    c = model_fingerprint(m)
+    assert len({a, b, c}) == 3
+    m.cfg = dataclasses.replace(m.cfg, silence_gate_db=None)
+    with torch.no_grad():
+        m.net.out.bias.sub_(1.0)
+    assert model_fingerprint(m) == a  # content, not history

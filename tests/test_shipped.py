@@ -69,6 +69,7 @@ def test_the_band_code_of_the_initial_noise_sets_the_invented_level(model, speec
 def test_tiny_real_starts_from_band_replication_and_its_code_steers_the_level(speech_clip, cutoff):
     real = tiny.load("tiny-real")
     assert real.name == "tiny-real" and real.cfg.prior == "band-replication" and real.cfg.band_code
+    assert real.cfg.silence_gate_db == -60.0  # chosen on the validation voices (tiny-real.json says how)
     assert json.loads((tiny.WEIGHTS_DIR / "tiny-real.json").read_text())["config"]["code_source"] == "measured"
     lr = audio.degrade(speech_clip, SR, cutoff)
     cond = real.condition(lr, SR, cutoff)

@@ -234,6 +234,9 @@ def train(
                                     help="Band codes from the gain/tilt augmentation, or measured on the recordings."),
     code_rho: float = typer.Option(1.0, "--code-rho", help="Measured codes: correlation of code and recording (0-1]."),
     prior_smoothing: str = typer.Option("3,5", "--prior-smoothing", help="Bins,frames of the prior's level average."),
+    silence_gate_db: Optional[float] = typer.Option(None, "--silence-gate-db",
+                                                    help="Invent nothing in frames this far (dB, negative) below the "
+                                                         "input's loudest; stored in the model, used when decoding."),
     device: str = typer.Option("auto", "--device"),
     export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
 ) -> None:
@@ -246,7 +249,7 @@ def train(
     cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
                       hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
                       hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, prior=prior, code_source=code_source, code_rho=code_rho,
-                      prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"),
+                      prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"), silence_gate_db=silence_gate_db,
                       device=device)
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if export is not None:

@@ -68,6 +68,7 @@ class ModelConfig:
     band_code: bool = False  # the noise's mean over the invented band picks its level and tilt (see band code below)
     prior: str = "none"  # or "band-replication": start from the blind DSP estimate (see prior below)
     prior_smoothing: tuple[int, int] = (3, 5)  # bins and frames over which the prior's level is averaged (odd)
+    silence_gate_db: float | None = None  # invent nothing in frames this far (dB) below the input's loudest (decode)
 
     @property
     def bins(self) -> int:
@@ -406,9 +407,25 @@ class TinySR(nn.Module):
         w = torch.cat([w, w])[None, :, None]
         return w * cond.features["cond"] + (1 - w) * x0
 
+    def silent_frames(self, cond: Condition) -> torch.Tensor:
+        """``[L]`` bool: frames whose given band (below the cutoff) is ``silence_gate_db`` or more below the input's
+        loudest frame, in power. Digital silence between words, or a gated recording's pauses, hold no signal to extend."""
+        f = self.cfg.bins
+        c, m = cond.features["cond"][0], cond.features["mask"][0]  # [2F, L], [F]
+        power = ((c[:f] ** 2 + c[f:] ** 2) ** (1 / self.cfg.compress) * m[:, None]).sum(0)  # |X|^2 from |X|^(2 * 0.3)
+        return power <= power.max() * 10 ** (self.cfg.silence_gate_db / 10)
+
     def decode(self, x0: torch.Tensor, cond: Condition) -> np.ndarray:
-        """Candidates ``x0 [N, 2F, L]`` to audio ``[N, T]`` float32 at the model rate, at the input's level."""
+        """Candidates ``x0 [N, 2F, L]`` to audio ``[N, T]`` float32 at the model rate, at the input's level.
+
+        With ``silence_gate_db``, :meth:`silent_frames` are the input's own (nothing invented): a sample's Gaussian
+        detail would put energy there that the recording cannot have, and LSD, in log power, weighs such frames heavily.
+        """
         z = self.consistency(x0.float(), cond)
+        if self.cfg.silence_gate_db is not None:  # silent frames: exactly the input, crossfade band included
+            known = torch.cat([cond.features["mask"][0]] * 2)[:, None]  # [2F, 1]: bins of the given band
+            gate = self.silent_frames(cond).float()[None, None]  # [1, 1, L]
+            z = z * (1 - gate) + cond.features["cond"] * known * gate
         y = self.codec.decode(z, cond.extra["length"]).cpu().numpy()
         return np.stack([cond.extra["loudness"].undo(r) for r in y])
 

@@ -23,17 +23,20 @@ def _sha1(*parts: bytes | str) -> str:
 
 
 def model_fingerprint(model) -> str:
-    """A hash of the model's name and weights, computed once per model object."""
-    fp = getattr(model, "_tsr_fingerprint", None)
-    if fp is None:
-        parts = [getattr(model, "name", type(model).__name__)]
-        if isinstance(model, torch.nn.Module):
-            parts += [t.detach().cpu().contiguous().numpy().tobytes() for t in model.state_dict().values()]
-        fp = _sha1(*parts)
-        try:
-            model._tsr_fingerprint = fp
-        except AttributeError:  # pragma: no cover - frozen objects
-            pass
+    """A hash of the model's name, config (decode settings such as ``silence_gate_db`` change its audio too) and
+    weights. It is kept on the model object and recomputed whenever the config or any tensor changes, in place too
+    (every in-place write bumps a tensor's version counter)."""
+    tensors = list(model.state_dict().values()) if isinstance(model, torch.nn.Module) else []
+    stamp = (getattr(model, "name", type(model).__name__), repr(getattr(model, "cfg", None)),
+             tuple((t.data_ptr(), t._version) for t in tensors))
+    cached = getattr(model, "_tsr_fingerprint", None)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    fp = _sha1(stamp[0], stamp[1], *[t.detach().cpu().contiguous().numpy().tobytes() for t in tensors])
+    try:
+        model._tsr_fingerprint = (stamp, fp)
+    except AttributeError:  # pragma: no cover - frozen objects
+        pass
     return fp
 
 

@@ -68,6 +68,7 @@ class TrainConfig:
     calibration: int = 512  # examples whose measured offsets set the code quantiles (code_source="measured")
     code_rho: float = 1.0  # correlation of a measured code with the recording's offset (see tsrlib.train.data)
     prior_smoothing: tuple[int, int] = (3, 5)  # bins, frames of the prior's level average (see tsrlib.models.tiny)
+    silence_gate_db: float | None = None  # stored in the model: nothing invented in silent frames (decode only)
     device: str = "auto"
 
 
@@ -139,7 +140,8 @@ def train(
     extra_losses = extra_losses or []
 
     model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context, band_code=cfg.band_code,
-                               prior=cfg.prior, prior_smoothing=tuple(cfg.prior_smoothing)), name=cfg.mode).to(device)
+                               prior=cfg.prior, prior_smoothing=tuple(cfg.prior_smoothing),
+                               silence_gate_db=cfg.silence_gate_db), name=cfg.mode).to(device)
     ema = TinySR(model.cfg, name=cfg.mode).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -172,7 +174,7 @@ def train(
 
         start = load(cfg.init, device)
         if replace(start.cfg, global_context=model.cfg.global_context, band_code=model.cfg.band_code,
-                   prior_smoothing=model.cfg.prior_smoothing) != model.cfg:
+                   prior_smoothing=model.cfg.prior_smoothing, silence_gate_db=model.cfg.silence_gate_db) != model.cfg:
             raise ValueError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
         missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
         new_layers = (".glob.", "net.code.")  # zero-initialised, so they may be absent from the weights
