@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.extras import require
 from tsrlib import audio as tsa
 from tsrlib.errors import CheckpointError, TsrError
 from tsrlib.verifiers import Context, adapters
@@ -36,7 +37,7 @@ def test_missing_checkpoint_names_what_to_fetch(kind, monkeypatch, tmp_path):
 
 
 def test_wavlm_xvector_adapter_on_a_tiny_random_model(tmp_path, candidates, monkeypatch):
-    transformers = pytest.importorskip("transformers")
+    transformers = require("transformers")
     cfg = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                                    conv_dim=(32, 32), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
                                    num_conv_pos_embedding_groups=2, tdnn_dim=(32, 32), tdnn_kernel=(3, 1),
@@ -55,7 +56,7 @@ def test_wavlm_xvector_adapter_on_a_tiny_random_model(tmp_path, candidates, monk
 
 
 def test_whisper_hf_adapter_on_a_tiny_random_model(tmp_path, candidates):
-    transformers = pytest.importorskip("transformers")
+    transformers = require("transformers")
     from tsrlib.verifiers.asr import whisper_model_dir
 
     tok = transformers.WhisperTokenizerFast(tokenizer_file=str(whisper_model_dir() / "tokenizer.json"))
@@ -78,7 +79,7 @@ def test_whisper_hf_adapter_on_a_tiny_random_model(tmp_path, candidates):
 
 
 def test_aes_adapter_on_random_weights(tmp_path, candidates, monkeypatch):
-    pytest.importorskip("audiobox_aesthetics.model.aes")
+    require("audiobox_aesthetics.model.aes")
     from audiobox_aesthetics.model.aes import AesMultiOutput
 
     torch.manual_seed(0)
@@ -95,7 +96,7 @@ def test_aes_adapter_on_random_weights(tmp_path, candidates, monkeypatch):
 
 def _tiny_clap(folder) -> None:
     """A randomly initialised transformers ``ClapModel`` with its processor (a tiny byte-level BPE) in ``folder``."""
-    transformers = pytest.importorskip("transformers")
+    transformers = require("transformers")
     from tokenizers import ByteLevelBPETokenizer
 
     bpe = ByteLevelBPETokenizer()
