@@ -252,7 +252,7 @@ def search_bars(cands: pd.DataFrame, base: pd.DataFrame, *, bar: str = "band rep
     paired ``level`` t-intervals across clips of ``one - bar`` and ``best - bar`` (``*_lo``, ``*_hi``).
     """
     c = cands if n is None else cands[cands.candidate < n]
-    per = c.groupby(["domain", "clip", "cutoff"]).LSD.agg(
+    per = c.sort_values("candidate", kind="stable").groupby(["domain", "clip", "cutoff"]).LSD.agg(
         one=lambda s: s.iloc[0], mean="mean", best="min").reset_index()
     b = base[base.method == bar][["clip", "cutoff", "LSD"]].rename(columns={"LSD": "bar"})
     per = per.merge(b, on=["clip", "cutoff"])

@@ -40,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from tsrlib import audio as tsa
-from tsrlib.errors import TsrError
+from tsrlib.errors import AudioInputError, TsrError
 
 MIN_BANDWIDTH_HZ: float = 5000.0
 """Training files narrower than this are dropped: they have nothing above a 4 kHz input band worth learning."""
@@ -162,15 +161,15 @@ class Source:
 
 
 def _read(path: Path) -> tuple[np.ndarray, int] | None:
-    """Mono float32 audio and its rate, or None for unreadable, silent or sub-0.1 s files."""
+    """Mono float32 audio at its own rate (:func:`tsrlib.audio.load`), or None for unreadable, empty, NaN, quiet
+    (under -60 dBFS) or sub-0.1 s files."""
     try:
-        x, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception:
+        x, sr = tsa.load(path, sr=None, max_seconds=None, allow_silent=True)
+    except AudioInputError:
         return None
-    x = x.mean(axis=1)
-    if len(x) < 0.1 * sr or not np.isfinite(x).all() or tsa.rms_dbfs(x) < -60:
+    if len(x) < 0.1 * sr or tsa.rms_dbfs(x) < -60:
         return None
-    return x, int(sr)
+    return x, sr
 
 
 def speech_sources(root: Path) -> list[Source]:

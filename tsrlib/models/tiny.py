@@ -445,6 +445,11 @@ PACKAGED = {"tiny": "tiny.safetensors", "regression": "regression.safetensors", 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
+def weights_path(name_or_path: str | Path) -> Path:
+    """The file of a shipped model's name (:data:`PACKAGED`), or the path itself."""
+    return WEIGHTS_DIR / PACKAGED[str(name_or_path)] if str(name_or_path) in PACKAGED else Path(name_or_path)
+
+
 def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") -> TinySR:
     """Load a shipped model (``tiny``: trained on the synthetic corpus; ``tiny-real``: on real recordings, with the
     band-replication prior; ``regression``: the deterministic baseline), or a safetensors file written by
@@ -455,7 +460,7 @@ def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") 
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    p = WEIGHTS_DIR / PACKAGED[str(name_or_path)] if str(name_or_path) in PACKAGED else Path(name_or_path)
+    p = weights_path(name_or_path)
     if not p.is_file():
         raise CheckpointError(
             f"checkpoint {p} not found. The shipped weights live in tsrlib/models/weights/; "

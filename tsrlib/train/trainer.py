@@ -269,10 +269,9 @@ def export_with_provenance(model: TinySR, cfg: TrainConfig, path: str | Path, co
 
     p = model.save(path)
     log = pd.read_csv(Path(cfg.out) / "log.csv").assign(stage=p.stem)
-    from tsrlib.models.tiny import PACKAGED, WEIGHTS_DIR
+    from tsrlib.models.tiny import weights_path
 
-    start = WEIGHTS_DIR / PACKAGED[cfg.init] if cfg.init in PACKAGED else Path(cfg.init)  # a shipped name or a path
-    init = start.with_suffix(".json") if cfg.init else None
+    init = weights_path(cfg.init).with_suffix(".json") if cfg.init else None  # a shipped name or a path
     init_info = json.loads(init.read_text()) if init is not None and init.is_file() else None
     if init_info is not None and init.with_suffix(".log.csv").is_file():
         before = pd.read_csv(init.with_suffix(".log.csv"))
