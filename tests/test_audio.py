@@ -13,26 +13,27 @@ from tsrlib.errors import AudioInputError
 SR = 24_000
 
 
-def band_energy_db(x, sr, lo_hz):
-    """Power above lo_hz relative to total power, in dB."""
-    f, p = signal.welch(x, fs=sr, nperseg=2048)
-    return 10 * np.log10(p[f >= lo_hz].sum() / p.sum())
-
-
 # ------------------------------------------------------------------ degrade
-@pytest.mark.parametrize("family,edge", [("ellip", 1.1), ("cheby1", 1.25), ("butter", 1.6), ("bessel", 3.0)])
+def transfer_db(x, y, sr, lo_hz, hi_hz=np.inf):
+    """Power of y over power of x in the band [lo_hz, hi_hz), in dB: the filter's measured gain there."""
+    f, p_in = signal.welch(x, fs=sr, nperseg=2048)
+    _, p_out = signal.welch(y, fs=sr, nperseg=2048)
+    band = (f >= lo_hz) & (f < hi_hz)
+    return 10 * np.log10(p_out[band].sum() / p_in[band].sum())
+
+
+# stop-band edge (as a multiple of the cutoff) and the passband ripple allowed below 80 % of the cutoff, in dB;
+# the Bessel filter trades a slow roll-off (and about 1 dB lost at 80 %) for its flat group delay
+@pytest.mark.parametrize("family,edge,ripple", [("ellip", 1.1, 0.5), ("cheby1", 1.25, 0.5), ("butter", 1.6, 0.5),
+                                                ("bessel", 3.0, 1.5)])
 @pytest.mark.parametrize("cutoff", [4000, 8000])
-def test_degrade_removes_the_band_above_the_stopband(noise, family, edge, cutoff):
+def test_degrade_removes_the_band_above_the_stopband(noise, family, edge, ripple, cutoff):
     y = audio.degrade(noise, SR, cutoff, family)
     assert y.shape == noise.shape and y.dtype == np.float32
-    if edge * cutoff < SR / 2:
-        assert band_energy_db(y, SR, edge * cutoff) < -60
-    assert band_energy_db(y, SR, 0) == pytest.approx(0)
+    # the stop band starts at edge x cutoff, or just below Nyquist where that lies beyond it
+    assert transfer_db(noise, y, SR, min(edge * cutoff, 0.95 * SR / 2)) < -60
     # the passband is kept: below 80 % of the cutoff the level hardly moves
-    f, p_in = signal.welch(noise, fs=SR, nperseg=2048)
-    _, p_out = signal.welch(y, fs=SR, nperseg=2048)
-    keep = f < 0.5 * cutoff
-    assert abs(10 * np.log10(p_out[keep].sum() / p_in[keep].sum())) < 0.5
+    assert abs(transfer_db(noise, y, SR, 0, 0.8 * cutoff)) < ripple
 
 
 def test_degrade_random_filter_is_seeded(noise):

@@ -11,6 +11,7 @@ import pytest
 
 from tests.extras import skip_unless
 from tsrlib import audio as tsa
+from tsrlib import metrics
 from tsrlib.errors import TsrError
 from tsrlib.verifiers import Context, get_verifier, rank_aggregate, zscore_aggregate
 from tsrlib.verifiers.asr import asr_model
@@ -85,9 +86,15 @@ def test_spksim_ranks_same_speaker_above_a_different_one():
     assert s[0] > 0.75 and s[0] > s[1] + 0.15, s
 
 
-def test_spksim_reference_variant_is_an_oracle():
+def test_spksim_reference_variant_scores_against_the_reference_not_the_input():
     v = get_verifier("spksim-ref")
     assert v.oracle and "reference" in v.needs
+    ref = _speak("please bring three green apples and a loaf of bread", "es-m3")
+    same = _speak("a sudden wind scattered the papers across the kitchen floor", "es-m3")
+    other = _speak("a sudden wind scattered the papers across the kitchen floor", "es-f2")
+    # the input is the other voice: a verifier that looked at it would rank the candidates the other way
+    s = v.score(_stack(same, other), SR, Context(reference=ref, reference_sr=SR, input=other, input_sr=SR))
+    assert s[0] > 0.75 and s[0] > s[1] + 0.15, s
 
 
 def test_wer_sphinx_is_zero_on_a_clean_sentence_and_grows_with_degradation():
@@ -142,16 +149,26 @@ def test_continuity_prefers_a_filled_band_to_an_empty_one(noise):
     assert out["edge"][0] > out["edge"][1] + 10, out  # white noise continues flat; the input falls off a cliff
 
 
-def test_consensus_scores_the_regression_output_best(noise):
+def test_consensus_is_minus_lsd_hf_to_the_regression_output(noise):
+    from tsrlib import sampler
+    from tsrlib.models import tiny
     from tsrlib.verifiers.consensus import Consensus
 
     sr = 24_000
     lr = tsa.degrade(noise, sr, 4000.0, "cheby1")
+    # the expectation is built here, from the shipped regression weights, not from the verifier's own estimate
+    reg = tiny.load("regression")
+    est = sampler.generate(reg, reg.condition(lr, sr, 4000.0), 0, [0]).audio[0]
     ctx = Context(input=lr, input_sr=sr, cutoff_hz=4000.0)
-    v = Consensus()
-    est = v.estimate(ctx)
-    s = v.score(np.stack([lr, est]), sr, ctx)
-    assert s[1] == pytest.approx(0.0, abs=1e-9) and s[0] < s[1]
+    s = Consensus().score(np.stack([lr, est, noise]), sr, ctx)
+    assert s[1] == pytest.approx(0.0, abs=1e-6)
+    assert s[0] == pytest.approx(-metrics.lsd_hf(est, lr, sr, 4000.0), rel=1e-5)
+    assert s[2] == pytest.approx(-metrics.lsd_hf(est, noise, sr, 4000.0), rel=1e-5) and s[2] < 0 and s[0] < 0
+    # a second input in a fresh context gets its own estimate, not the first one's
+    other = tsa.degrade(noise[::-1].copy(), sr, 4000.0, "cheby1")
+    est2 = sampler.generate(reg, reg.condition(other, sr, 4000.0), 0, [0]).audio[0]
+    s2 = Consensus().score(est2[None], sr, Context(input=other, input_sr=sr, cutoff_hz=4000.0))
+    assert s2[0] == pytest.approx(0.0, abs=1e-6)
 
 
 # --------------------------------------------------------------------------------------------- CLI

@@ -66,10 +66,12 @@ class Context:
 
     def cutoff(self) -> float:
         """The input bandwidth in Hz: ``cutoff_hz`` if given, else detected on the input."""
-        if self.cutoff_hz is None:
+        if self.cutoff_hz is not None:
+            return float(self.cutoff_hz)
+        if "cutoff" not in self.cache:  # detected once, kept beside the input's other derived values
             self.require(frozenset({"input"}), "cutoff detection")
-            self.cutoff_hz = tsa.detect_cutoff(self.input_at(self.input_sr), self.input_sr)
-        return float(self.cutoff_hz)
+            self.cache["cutoff"] = float(tsa.detect_cutoff(self.input_at(self.input_sr), self.input_sr))
+        return self.cache["cutoff"]
 
 
 def as_candidates(candidates: np.ndarray, sr: int) -> np.ndarray:
