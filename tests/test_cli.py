@@ -133,3 +133,84 @@ def test_train_option_errors_are_one_line(tmp_path, value, message):
     r = tsr("train", "--manifest", tmp_path / "none.csv", "--prior-smoothing", value, check=False)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def _bad_file_runs(f, tmp_path, good):
+    """Each command that reads audio, with the bad file where a user would put it."""
+    return {"degrade": ("degrade", f, "-o", tmp_path / "o.wav", "--cutoff", 4000),
+            "lsd": ("lsd", good, f),
+            "cutoff": ("cutoff", f),
+            "score": ("score", good, f, "--verifier", "lsd", "--reference", good)}
+
+
+@pytest.mark.parametrize("command", ["lsd", "cutoff", "score"])
+@pytest.mark.parametrize("case,message", [("missing", "no such file"), ("corrupt", "cannot read"), ("empty", "empty"),
+                                          ("nan", "NaN")])
+def test_every_reading_command_gives_bad_files_one_line_errors(tmp_path, wav, command, case, message):
+    r = tsr(*_bad_file_runs(_bad_files(tmp_path)[case], tmp_path, wav)[command], check=False)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("error:") and message in r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (("lsd", "{w}", "{w}", "--cutoff", 13000), "Nyquist"),
+    (("score", "{w}", "--verifier", "nonsense"), "unknown verifier"),
+    (("score", "{w}", "--verifier", "mbr"), "needs input"),
+    (("upsample", "{w}", "-o", "{o}", "--cutoff", "four"), "frequency in Hz"),
+    (("upsample", "{w}", "-o", "{o}", "--solver", "euler", "--steps", 2), "unknown solver"),
+    (("upsample", "{w}", "-o", "{o}", "--search", "zero-order", "--neighbourhood", "cube", "--verifier", "continuity"),
+     "neighbourhood"),
+])
+def test_option_errors_are_one_line(wav, tmp_path, args, message):
+    r = tsr(*(str(a).format(w=wav, o=tmp_path / "o.wav") for a in args), check=False)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("command", ["upsample", "score"])
+@pytest.mark.parametrize("device", ["tpu", "cuda", "cuda:7"])
+def test_a_device_this_machine_lacks_is_one_line_naming_those_it_has(wav, tmp_path, command, device):
+    import torch
+
+    if torch.cuda.device_count() > (7 if device == "cuda:7" else 0 if device == "cuda" else 99):
+        pytest.skip(f"this machine has {device}")
+    args = {"upsample": ("upsample", wav, "-o", tmp_path / "o.wav"), "score": ("score", wav, "--verifier", "continuity")}
+    r = tsr(*args[command], "--device", device, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"device {device!r} is not available" in r.stderr and "it has: cpu" in r.stderr
+
+
+def test_a_bug_keeps_its_traceback(wav, monkeypatch, capsys):
+    """Only tsrlib's own errors become one-line messages; an exception nobody raised on purpose stays loud."""
+    from tsrlib import audio, cli
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not bad input")
+
+    monkeypatch.setattr(audio, "detect_cutoff", broken)
+    monkeypatch.setattr(sys, "argv", ["tsr", "cutoff", str(wav)])
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main()
+
+
+def test_replay_reruns_a_reported_search_exactly(tmp_path):
+    from tsrlib.audio import degrade
+
+    x = (0.1 * np.random.default_rng(2).standard_normal(SR)).astype(np.float32)
+    sf.write(tmp_path / "lr.wav", degrade(x, SR, 4000.0), SR, subtype="FLOAT")
+    tsr("upsample", tmp_path / "lr.wav", "-o", tmp_path / "a.wav", "--model", "tiny", "--search", "zero-order",
+        "--n", 2, "--rounds", 1, "--lam", 0.5, "--steps", 3, "--verifier", "continuity", "--seed", 5,
+        "--report", tmp_path / "a.json")
+    # every search option differs from the report's, and the replay ignores them all
+    out = json.loads(tsr("upsample", tmp_path / "lr.wav", "-o", tmp_path / "b.wav", "--replay", tmp_path / "a.json",
+                         "--search", "random", "--n", 5, "--steps", 4, "--verifier", "mbr", "--seed", 0,
+                         "--report", tmp_path / "b.json").stdout)
+    a, b = json.loads((tmp_path / "a.json").read_text()), json.loads((tmp_path / "b.json").read_text())
+    assert out["model"] == "tiny" and out["search"]["name"] == "zero-order" and out["search"]["lam"] == 0.5
+    assert {k: b[k] for k in ("searcher", "verifier", "seed", "chosen", "score", "nfe")} == \
+        {k: a[k] for k in ("searcher", "verifier", "seed", "chosen", "score", "nfe")}
+    np.testing.assert_array_equal(sf.read(tmp_path / "a.wav")[0], sf.read(tmp_path / "b.wav")[0])
+    (tmp_path / "bad.json").write_text('{"model": "tiny"}')
+    r = tsr("upsample", tmp_path / "lr.wav", "-o", tmp_path / "c.wav", "--replay", tmp_path / "bad.json", check=False)
+    assert r.returncode == 2 and "not a tsr upsample --report file" in r.stderr and "Traceback" not in r.stderr

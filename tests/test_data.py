@@ -127,3 +127,18 @@ def test_index_folder_errors(tmp_path):
         manifest.index_folder(tmp_path, "speech")
     with pytest.raises(ValueError, match="domain"):
         manifest.index_folder(tmp_path, "video")
+
+
+def test_index_folder_counts_and_reports_what_it_cannot_read(tmp_path):
+    x = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
+    sf.write(tmp_path / "good.wav", x, 16_000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF but nothing else")
+    (tmp_path / "also-broken.flac").write_bytes(b"")
+    (tmp_path / "captions.csv").write_bytes(b"ytid,caption\n\xff\xfe not utf-8")
+    with pytest.warns(UserWarning, match="3 unreadable file"):
+        df = manifest.index_folder(tmp_path, "music")
+    assert list(df.id) == ["music-good"]
+    assert sorted(s.split(" ")[0] for s in df.attrs["skipped"]) == ["also-broken.flac", "broken.wav", "captions.csv"]
+    (tmp_path / "good.wav").unlink()
+    with pytest.raises(FileNotFoundError, match="none of its 2 audio files could be read"):
+        manifest.index_folder(tmp_path, "music")

@@ -27,6 +27,48 @@ def test_result_log_appends_and_resumes(tmp_path):
     assert again.frame().x.tolist() == [1.0, 2.0]
 
 
+def test_result_log_keys_read_back_as_written_and_old_logs_are_moved_aside(tmp_path):
+    log = ex.ResultLog(tmp_path / "r.csv", ["clip", "cutoff"])
+    log.append(pd.DataFrame([{"clip": "0123", "cutoff": 4000.0, "x": 1.0}]))
+    again = ex.ResultLog(tmp_path / "r.csv", ["clip", "cutoff"])  # the CSV reads "0123" back as 123 unless told not to
+    assert again.done(clip="0123", cutoff=4000) and again.done(clip="0123", cutoff="4000.0")
+    assert not again.done(clip="123", cutoff=4000) and not again.done(clip="0123", cutoff=4000.5)
+    with pytest.warns(UserWarning, match="no run column"):
+        fresh = ex.ResultLog(tmp_path / "r.csv", ["run", "clip", "cutoff"])
+    assert not fresh.done(run="x", clip="0123", cutoff=4000) and (tmp_path / "r.stale.csv").is_file()
+
+
+def test_a_sweep_reuses_a_row_only_for_the_same_model_settings_cutoff_and_clip_content(tmp_path, monkeypatch):
+    """A change to any of them, or to the library's code, computes new rows; the sweep returns only its own rows."""
+    from tsrlib.models import tiny
+
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal(12_000)).astype(np.float32)
+    clip = ex.Clip("c", "speech", "test", x, 24_000, None, None)
+    model = tiny.load("tiny")
+    log = tmp_path / "one-log-for-every-run.csv"
+
+    def run(m=model, c=clip, cutoff=4000.0, steps=2, eta=0.0):
+        df = ex.candidate_table(m, [c], [cutoff], 2, ["continuity"], steps=steps, eta=eta, log_path=log)
+        assert len(df) == 2 and df.candidate.tolist() == [0, 1]
+        return len(pd.read_csv(log)), df
+
+    rows, first = run()
+    assert run()[0] == rows  # the same run: resumed, nothing added
+    for change in ({"steps": 3}, {"eta": 1.0}, {"cutoff": 6000.0},
+                   {"c": ex.Clip("c", "speech", "test", x[::-1].copy(), 24_000, None, None)}):
+        now, df = run(**change)
+        assert now == rows + 2, change
+        assert not np.allclose(df.LSD, first.LSD), change  # and its numbers are its own
+        rows = now
+    other = tiny.load("tiny")
+    with torch.no_grad():
+        next(other.parameters()).add_(0.01)  # the same name and config, other weights
+    assert run(m=other)[0] == rows + 2
+    monkeypatch.setattr(ex, "code_version", lambda: "edited")
+    assert run(m=other)[0] == rows + 4
+
+
 def test_sweep_name_changes_with_parameters():
     assert ex.sweep_name("s", n=4) == ex.sweep_name("s", n=4) != ex.sweep_name("s", n=5)
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)  # results from other weights must not be taken for these

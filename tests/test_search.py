@@ -83,6 +83,31 @@ def test_a_reused_context_is_left_as_the_caller_gave_it(model, lr):
     np.testing.assert_array_equal(again.audio, fresh.audio)
 
 
+@pytest.mark.parametrize("searcher", [
+    RandomSearch(n=3, steps=STEPS, eta=0.5, batch_size=2),
+    ZeroOrderSearch(n=2, lam=0.2, rounds=2, neighbourhood="ball", on_stall="restart", steps=STEPS, solver="heun"),
+    SearchOverPaths(n=2, m=3, delta_f=1, delta_b=2, first=3, steps=STEPS),
+], ids=["random", "zero-order", "paths"])
+def test_a_report_rebuilds_its_searcher_and_reruns_its_search(model, lr, searcher):
+    from tsrlib.search import Searcher
+
+    sized = searcher.fit(2 * searcher.nfe())  # a budget that resizes it: the report holds the size it ran at
+    res = sized.run(model, lr, HighBand(), seed=4)
+    report = json.loads(json.dumps(res.to_json()))
+    again = Searcher.from_config(report["searcher"])
+    def settings(s):  # every attribute, not only those to_config names
+        return {k: v for k, v in vars(s).items() if k != "cache"}
+
+    assert type(again) is type(searcher) and settings(again) == settings(sized) != settings(searcher)
+    assert again == sized != searcher
+    assert report["model"] == "tiny"
+    rerun = again.run(model, lr, HighBand(), seed=report["seed"], cutoff_hz=report["cutoff_hz"])
+    assert rerun.chosen == res.chosen and rerun.nfe == res.nfe
+    np.testing.assert_array_equal(rerun.audio, res.audio)
+    with pytest.raises(TsrError, match="cannot build"):
+        RandomSearch.from_config({**report["searcher"], "name": "paths"})
+
+
 def test_budget_sizes_each_searcher(model, lr):
     assert RandomSearch(steps=STEPS).fit(40).n == 40 // STEPS
     zo = ZeroOrderSearch(n=3, steps=STEPS).fit(STEPS * 10)

@@ -16,7 +16,7 @@ from tsrlib.train.timesteps import UniformTimesteps
 def config(corpus, out, **kw):
     base = dict(manifest=str(corpus / "manifest.csv"), out=str(out), steps=6, batch=2, segment_seconds=0.25, hidden=16,
                 val_every=6, ckpt_every=3, log_every=2, val_clips=1, seed=3, device="cpu", warmup=2)
-    return trainer.TrainConfig(**{**base, **kw})
+    return trainer.TrainConfig.from_options(**{**base, **kw})
 
 
 def weights(model):
@@ -160,3 +160,21 @@ def test_a_fine_tune_of_a_shipped_model_by_name_carries_its_provenance(tiny_corp
     trainer.export_with_provenance(trainer.train(cfg, log=lambda m: None), cfg, tmp_path / "t.safetensors", "tsr train")
     shipped = json.loads((tiny.WEIGHTS_DIR / "tiny.json").read_text())
     assert json.loads((tmp_path / "t.json").read_text())["init"] == shipped
+
+
+def test_configs_round_trip_and_default_to_the_shipped_network(tmp_path):
+    from dataclasses import replace
+
+    for name, differs in [("tiny", {"band_code"}), ("regression", {"mode"}),
+                          ("tiny-real", {"band_code", "prior", "silence_gate_db"})]:
+        shipped = tiny.load(name).cfg
+        assert tiny.ModelConfig.from_dict(json.loads(json.dumps(shipped.to_dict()))) == shipped
+        assert {k for k in shipped.to_dict() if getattr(shipped, k) != getattr(tiny.ModelConfig(), k)} == differs
+    cfg = trainer.TrainConfig.from_options(manifest="m.csv", out=str(tmp_path), hidden=16, band_code=True, steps=9,
+                                           prior_smoothing=(1, 3))
+    assert cfg.model == tiny.ModelConfig(hidden=16, band_code=True, prior_smoothing=(1, 3)) and cfg.steps == 9
+    assert trainer.TrainConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ValueError, match="unknown model config keys \\['hiden'\\]"):
+        tiny.ModelConfig.from_dict({"hiden": 16})
+    with pytest.raises(ValueError, match="band_code needs mode='diffusion'"):
+        replace(cfg, model=replace(cfg.model, mode="regression"))

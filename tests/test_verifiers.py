@@ -106,6 +106,22 @@ def test_wer_sphinx_is_zero_on_a_clean_sentence_and_grows_with_degradation():
     wer = -v.score(_stack(clean, worse, worst), SR, Context(transcript=text))
     assert wer[0] == 0.0, v.last_hypotheses
     assert wer[2] > wer[0] and wer[2] >= wer[1], (wer, v.last_hypotheses)
+    # a second caller gets its own verifier around the same loaded model: its call leaves v's transcripts alone
+    mine = list(v.last_hypotheses)
+    other = get_verifier("wer-sphinx")
+    other.score(worst[None], SR, Context(transcript=text))
+    assert other is not v and v.last_hypotheses == mine and len(other.last_hypotheses) == 1
+
+
+def test_the_registry_builds_every_named_verifier_class_and_describes_it():
+    from tsrlib.verifiers import NAMES, OFFLINE, REGISTRY, describe
+
+    table = describe().set_index("verifier")
+    assert list(table.index) == list(NAMES) == [r.name for r in REGISTRY]
+    assert set(OFFLINE) == set(table.index[table.offline]) and not table.loc[list(OFFLINE), "oracle"].any()
+    assert table.loc["wer-sphinx", "needs"] == "transcript or input" and table.loc["lsd", "needs"] == "reference"
+    v = get_verifier("wer-sphinx")
+    assert v.name == "wer-sphinx" and v.backend == "sphinx" and get_verifier("lsd-hf").primary == "lsd_hf"
 
 
 def test_wer_whisper_is_zero_on_a_clean_sentence_and_grows_with_noise():

@@ -7,8 +7,9 @@ Steps:
 1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``; reused when present);
 2. vendor the widget renderer, require.js and MathJax from the npm registry (once, into book/_vendor),
    so the site loads nothing from a CDN at view time;
-3. execute each chapter of _toc.yml with papermill (parameters: ``corpus_dir`` plus any ``-p k=v``)
-   into a staging folder, never touching the committed, output-free notebooks;
+3. execute each chapter of _toc.yml with papermill (parameters: ``corpus_dir``, ``results_dir`` =
+   OUT/_build/results, plus any ``-p k=v``) into a staging folder, never touching the committed, output-free
+   notebooks;
 4. run ``jupyter-book build`` on the staging folder with execution off (papermill already ran it).
 The site lands in OUT/_build/html (default: ./_build/html).
 """
@@ -110,7 +111,11 @@ def main() -> None:
     shutil.copytree(VENDOR, stage / "_vendor", dirs_exist_ok=True)
     shutil.copytree(ROOT / "book" / "_ext", stage / "book" / "_ext", dirs_exist_ok=True)
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    params = {"corpus_dir": corpus_dir.relative_to(ROOT).as_posix(), **parse_params(args.param)}
+    # sweep logs live beside the site they feed: a test build in a scratch folder never shares rows with the book's
+    results = out / "_build" / "results"
+    params = {"corpus_dir": corpus_dir.relative_to(ROOT).as_posix(),
+              "results_dir": results.relative_to(ROOT).as_posix() if results.is_relative_to(ROOT) else str(results),
+              **parse_params(args.param)}
     for name in chapters(toc):
         src = next(ROOT.glob(name + ".*"))
         dst = stage / src.relative_to(ROOT)

@@ -49,8 +49,8 @@ def fine_tuned(name: str, overrides: dict | str, out: Path, manifest: str, steps
         return tiny.load(base)
     path = out / f"{name.replace(' ', '_').replace(',', '').replace('/', '-')}.safetensors"
     if not path.is_file():
-        cfg = TrainConfig(manifest=manifest, out=str(path.with_suffix("")), steps=steps, lr=3e-4, warmup=50, init=str(base),
-                          val_every=10**9, ckpt_every=100, **overrides)
+        cfg = TrainConfig.from_options(manifest=manifest, out=str(path.with_suffix("")), steps=steps, lr=3e-4, warmup=50, init=str(base),
+                                       val_every=10**9, ckpt_every=100, **overrides)
         train(cfg, log=lambda m: None).save(path)
     return tiny.load(path)
 

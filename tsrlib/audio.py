@@ -24,7 +24,7 @@ import soundfile as sf
 import soxr
 from scipy import signal
 
-from tsrlib.errors import AudioInputError
+from tsrlib.errors import AudioInputError, ConfigError
 
 MODEL_SR: int = 24_000
 """Working sample rate of the embedded model, in Hz."""
@@ -261,7 +261,7 @@ def lowpass_sos(cutoff_hz: float, sr: int, family: str = "cheby1", order: int = 
         return signal.ellip(order, 0.1, 80, wn, btype="low", output="sos")
     if family == "bessel":
         return signal.bessel(order, wn, btype="low", output="sos", norm="mag")
-    raise ValueError(f"unknown filter family {family!r}; choose one of {', '.join(FILTER_FAMILIES)} or 'random'")
+    raise ConfigError(f"unknown filter family {family!r}; choose one of {', '.join(FILTER_FAMILIES)} or 'random'")
 
 
 def degrade(

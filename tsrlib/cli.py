@@ -86,7 +86,7 @@ def upsample(
     eta: float = typer.Option(0.0, "--eta", help="DDIM eta: 0 deterministic path, 1 ancestral (AudioSR's default)."),
     solver: str = typer.Option("ddim", "--solver", help="ddim or heun."),
     seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto (a GPU if any, else cpu), cpu, cuda, cuda:N or mps."),
     sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the model's, 24000)."),
     model: str = typer.Option("tiny-real", "--model", help="tiny-real or tiny (diffusion), regression, band-replication "
                               "or sbr (DSP), or a .safetensors path."),
@@ -103,6 +103,8 @@ def upsample(
     delta_f: int = typer.Option(2, "--delta-f", help="Paths: levels re-noised forward when branching."),
     delta_b: int = typer.Option(5, "--delta-b", help="Paths: levels denoised back per round."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a JSON report of the search here."),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="Search as this --report did: its model, searcher, "
+                                          "verifier, seed and cutoff (the search options above are ignored)."),
     save_candidates: Optional[Path] = typer.Option(None, "--save-candidates", help="Write every evaluated candidate here."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Candidate cache folder (reruns skip sampled candidates)."),
 ) -> None:
@@ -113,9 +115,14 @@ def upsample(
     from tsrlib.models import baselines, tiny
     from tsrlib.train.trainer import pick_device
 
-    m_ = None if model in baselines.METHODS else tiny.load(model, pick_device(device))  # a missing checkpoint first
+    dev = pick_device(device)  # a device this machine lacks, then a missing checkpoint, fail before the audio loads
+    before = _read_report(replay) if replay is not None else None
+    if before is not None:
+        model, verifier, seed, cutoff, search = before["model"], before["verifier"], before["seed"], \
+            str(before["cutoff_hz"]), before["searcher"]["name"]
+    m_ = None if model in baselines.METHODS else tiny.load(model, dev)
     x, file_sr = audio.load(input, sr=None)
-    cut = None if cutoff == "auto" else float(cutoff)
+    cut = None if cutoff == "auto" else _hz(cutoff, "--cutoff")
     if m_ is None:
         if search != "none" or verifier is not None:
             raise ConfigError(f"--model {model} is a deterministic DSP baseline: there is nothing to search")
@@ -132,17 +139,22 @@ def upsample(
         res = run(m_, x, file_sr, cutoff_hz=cut, seed=seed, steps=steps, eta=eta, solver=solver)
         y, cut_used, nfe, extra = res.audio[0], res.cutoff_hz, res.nfe, {}
     else:
-        from tsrlib.search import make_searcher
-
         if verifier is None:
             from tsrlib.verifiers import DEFAULT
 
             verifier = DEFAULT
             print(f"notice: --verifier {DEFAULT} (the default; the best-tracking verifier on real recordings)", file=sys.stderr)
+        from tsrlib.search import Searcher, make_searcher
+
         kw = {"steps": steps, "eta": eta, "solver": solver, "cache": str(cache) if cache else None}
-        kw |= {"random": {"n": n}, "none": {}, "zero-order": {"n": n, "lam": lam, "rounds": rounds,
-               "neighbourhood": neighbourhood}, "paths": {"n": n, "m": m, "delta_f": delta_f, "delta_b": delta_b}}.get(search, {})
-        searcher = make_searcher(search, **kw)
+        if before is not None:
+            searcher = Searcher.from_config(before["searcher"], cache=kw["cache"])  # sized as it ran: no budget
+            steps, eta, solver, budget_nfe = searcher.steps, searcher.eta, searcher.solver, None
+        else:
+            kw |= {"random": {"n": n}, "none": {}, "zero-order": {"n": n, "lam": lam, "rounds": rounds,
+                   "neighbourhood": neighbourhood}, "paths": {"n": n, "m": m, "delta_f": delta_f,
+                                                              "delta_b": delta_b}}.get(search, {})
+            searcher = make_searcher(search, **kw)
         res = searcher.run(m_, x, verifier, budget_nfe, seed, sr=file_sr, cutoff_hz=cut,
                            context=_context(None, transcript, caption, None), progress=True)
         y, cut_used, nfe = res.audio, res.cutoff_hz, res.nfe
@@ -150,13 +162,25 @@ def upsample(
                  "candidates": len(res.candidates), "wall_seconds": round(res.wall_seconds, 2)}
         if report is not None:
             report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(json.dumps(res.to_json(), indent=2))
+            report.write_text(json.dumps(res.to_json() | {"model": model}, indent=2))  # the name --model took
         if save_candidates is not None:
             for cid, a in res.audio_of.items():
                 audio.save(save_candidates / f"candidate-{cid:04d}.wav", a, res.sr)
     out_sr = _write_output(output, y, m_.sr, x, file_sr, sr)
     _echo_json({"output": str(output), "model": m_.name, "cutoff_hz": round(cut_used, 1), "sample_rate": out_sr,
                 "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": nfe, **extra})
+
+
+def _read_report(path: Path) -> dict:
+    """A ``--report`` file's search settings; a file that is not one is a one-line error."""
+    try:
+        rep = json.loads(Path(path).read_text())
+        keys = {"model", "verifier", "seed", "cutoff_hz"}
+        if not keys <= set(rep) or "name" not in rep.get("searcher", {}):
+            raise ValueError(f"it lacks {sorted(keys - set(rep)) or ['searcher.name']}")
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--replay {path}: not a tsr upsample --report file ({e})") from None
+    return rep
 
 
 def _write_output(path: Path, y, model_sr: int, x, x_sr: int, sr: Optional[int]) -> int:
@@ -190,7 +214,7 @@ def score(
     transcript: Optional[str] = typer.Option(None, "--transcript", help="What is said (WER)."),
     caption: Optional[str] = typer.Option(None, "--caption", help="A text description (CLAP)."),
     reference: Optional[Path] = typer.Option(None, "--reference", help="The clean reference (oracles only)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto (a GPU if any)."),
 ) -> None:
     """Score candidates with a verifier; prints JSON, one entry per candidate with every axis (higher is better)."""
     import numpy as np
@@ -244,9 +268,7 @@ def train(
     from tsrlib.train.trainer import TrainConfig
     from tsrlib.train.trainer import train as run
 
-    if mode not in ("diffusion", "regression"):
-        raise ConfigError("--mode must be diffusion or regression")
-    cfg = TrainConfig(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
+    cfg = TrainConfig.from_options(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
                       hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
                       hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, prior=prior, code_source=code_source, code_rho=code_rho,
                       prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"), silence_gate_db=silence_gate_db,
@@ -258,6 +280,13 @@ def train(
         model.name = export.stem  # the name tsr upsample --model and tiny.load know it by
         export_with_provenance(model, cfg, export, command="tsr " + " ".join(sys.argv[1:]))
     _echo_json({"run": str(out), "exported": str(export) if export else None})
+
+
+def _hz(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{option} takes a frequency in Hz (such as 4000) or auto, got {text!r}") from None
 
 
 def _odd_pair(text: str, option: str) -> tuple[int, int]:
@@ -296,7 +325,8 @@ def data_index(
 
     target = out or folder / "manifest.csv"
     df = manifest.index_folder(folder, domain, target)
-    _echo_json({"manifest": str(target), "clips": len(df), "splits": df.split.value_counts().to_dict()})
+    _echo_json({"manifest": str(target), "clips": len(df), "skipped": len(df.attrs["skipped"]),
+                "splits": df.split.value_counts().to_dict()})
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -304,11 +334,11 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main() -> None:
-    """Console entry point: run the app; print tsrlib's errors on one line and exit 2."""
+    """Console entry point: run the app; print tsrlib's errors (:class:`TsrError`) on one line and exit 2."""
     warnings.showwarning = _one_line_warning
     try:
         app(standalone_mode=False)
-    except (TsrError, FileNotFoundError, ValueError) as e:
+    except TsrError as e:  # bad input on purpose; any other exception is a bug and keeps its traceback
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except click.ClickException as e:

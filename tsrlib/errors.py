@@ -20,4 +20,9 @@ class CheckpointError(TsrError, FileNotFoundError):
 
 
 class ConfigError(TsrError, ValueError):
-    """Arguments or options that do not fit together (a search without a verifier, a DSP model with a search)."""
+    """Arguments or options that do not fit together (a search without a verifier, a DSP model with a search),
+    an unknown name (filter family, solver, device) or a value out of range."""
+
+
+class DataError(TsrError, FileNotFoundError):
+    """A corpus, manifest or folder of recordings is missing or holds nothing usable."""

@@ -2,7 +2,10 @@
 
 Every sweep writes its rows to a CSV as it goes (:class:`ResultLog`) and skips the rows already there on a
 rerun, so a killed book build resumes where it stopped; sampled candidates are shared between chapters
-through the search cache (:class:`tsrlib.search.CandidateCache`).
+through the search cache (:class:`tsrlib.search.CandidateCache`). A row is reused only for the same content:
+its key holds the clip's audio digest (:attr:`Clip.sha`), the cutoff, and a ``run`` digest of everything else
+that shapes it (the model's weights, sampler settings, verifiers, filter, seed and the library's source code,
+:func:`code_version`), so a stale row can never be read back as a fresh one.
 
 Conventions: verifier columns keep the library's sign (higher is better: ``wer`` holds ``-WER``); the
 oracle columns ``LSD`` and ``LSD-HF`` are plain distances (lower is better).
@@ -10,9 +13,12 @@ oracle columns ``LSD`` and ``LSD-HF`` are plain distances (lower is better).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +33,30 @@ from tsrlib.search import RandomSearch, Searcher
 from tsrlib.verifiers import Context, Ensemble, Verifier, get_verifier, rank_aggregate
 
 GROUP = ["clip", "cutoff"]
+"""The columns that name one input of the analyses (a clip at a cutoff)."""
+KEY = ["run", "clip", "clip_sha", "cutoff"]
+"""The columns that decide whether a logged row may be reused: the run digest, the clip, its content, the cutoff."""
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of tsrlib's Python source (every ``.py`` file under the package): any code change changes it."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha1()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def run_key(model=None, **params) -> str:
+    """A digest of what shapes a sweep's rows besides the clip and cutoff: ``params`` (JSON-able), the ``model``'s
+    fingerprint (name, config, weights) and :func:`code_version`."""
+    if model is not None:
+        from tsrlib.search.cache import model_fingerprint
+
+        params["model"] = model_fingerprint(model)
+    params["code"] = code_version()
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -40,6 +70,12 @@ class Clip:
     sr: int
     transcript: str | None
     caption: str | None
+
+    @functools.cached_property
+    def sha(self) -> str:
+        """A digest of the clip's content: rate, samples, transcript and caption (ids repeat across corpora)."""
+        return hashlib.sha1(json.dumps([self.sr, self.transcript, self.caption]).encode()
+                            + np.ascontiguousarray(self.audio, np.float32).tobytes()).hexdigest()[:12]
 
     def context(self) -> Context:
         """Transcript, caption and the clean reference (for the oracle columns)."""
@@ -59,34 +95,65 @@ def test_clips(corpus_dir: str | Path, domain: str, n: int, *, max_seconds: floa
 
 
 def sweep_name(prefix: str, model=None, **params) -> str:
-    """A file name for a sweep's log that changes whenever one of its parameters does, or the ``model``'s weights."""
-    if model is not None:
-        from tsrlib.search.cache import model_fingerprint
+    """A file name for a sweep's log that changes whenever one of its parameters does, the ``model``'s weights, or
+    the library's code (:func:`run_key`). Rows are keyed by content as well, so a shared file is safe too."""
+    return f"{prefix}-{run_key(model, **params)[:10]}.csv"
 
-        params["model"] = model_fingerprint(model)
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return f"{prefix}-{digest}.csv"
+
+_WHOLE = re.compile(r"-?\d+\.0+")
+
+
+def _key_text(v) -> str:
+    """One spelling per key value, as written and as read back: ``4000``, ``4000.0`` and ``"4000.0"`` agree."""
+    text = str(v)
+    return text.split(".")[0] if _WHOLE.fullmatch(text) else text
 
 
 class ResultLog:
-    """Rows appended to a CSV as they are computed; :meth:`done` tells a rerun what to skip."""
+    """Rows appended to a CSV as they are computed; :meth:`done` tells a rerun what to skip.
+
+    A log written before its ``keys`` existed (a column missing) cannot say which rows are current: it is moved
+    aside to ``NAME.stale.csv``, with a warning, and the sweep starts over.
+    """
 
     def __init__(self, path: str | Path, keys: list[str]):
         self.path, self.keys = Path(path), list(keys)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._done = set()
         if self.path.is_file() and self.path.stat().st_size:
-            self._done = {tuple(str(v) for v in row) for row in pd.read_csv(self.path)[self.keys].itertuples(index=False)}
+            old = pd.read_csv(self.path, dtype=str, keep_default_na=False)
+            if missing := [k for k in self.keys if k not in old]:
+                stale = self.path.with_suffix(".stale.csv")
+                self.path.replace(stale)
+                warnings.warn(f"{self.path}: no {', '.join(missing)} column, so its rows cannot be matched to their "
+                              f"inputs; moved to {stale.name} and recomputing", stacklevel=2)
+            else:
+                self._done = {self._key(row) for row in old[self.keys].itertuples(index=False)}
+
+    @staticmethod
+    def _key(values) -> tuple[str, ...]:
+        return tuple(_key_text(v) for v in values)
 
     def done(self, **key) -> bool:
-        return tuple(str(key[k]) for k in self.keys) in self._done
+        return self._key(key[k] for k in self.keys) in self._done
 
     def append(self, rows: pd.DataFrame) -> None:
         rows.to_csv(self.path, mode="a", header=not self.path.is_file() or not self.path.stat().st_size, index=False)
-        self._done |= {tuple(str(v) for v in row) for row in rows[self.keys].itertuples(index=False)}
+        self._done |= {self._key(row) for row in rows[self.keys].itertuples(index=False)}
 
-    def frame(self) -> pd.DataFrame:
-        return pd.read_csv(self.path) if self.path.is_file() else pd.DataFrame()
+    def frame(self, **match) -> pd.DataFrame:
+        """Every row, or those whose key columns take one of the given values (``run=key, clip_sha=[...]``)."""
+        if not self.path.is_file() or not self.path.stat().st_size:
+            return pd.DataFrame()
+        df = pd.read_csv(self.path)
+        for col, values in match.items():
+            values = values if isinstance(values, (list, tuple, set)) else [values]
+            df = df[df[col].map(_key_text).isin({_key_text(v) for v in values})]
+        return df.reset_index(drop=True)
+
+    def current(self, run: str, clips: list[Clip], cutoffs: list[float]) -> pd.DataFrame:
+        """The rows of this run for these clips' contents at these cutoffs: what a sweep returns."""
+        return self.frame(run=run, clip_sha=[c.sha for c in clips], cutoff=list(cutoffs))
 
 
 def _oracle_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -101,19 +168,20 @@ def candidate_table(model, clips: list[Clip], cutoffs: list[float], n: int, veri
     One row per candidate: clip, domain, source, cutoff, candidate, LSD, LSD-HF and every verifier axis
     (members' axes named ``name.axis``). Appends to ``log_path`` per (clip, cutoff) and resumes from it.
     """
-    log = ResultLog(log_path, GROUP)
+    log = ResultLog(log_path, KEY)
+    run = run_key(model, table="candidates", n=n, verifiers=list(verifiers), steps=steps, eta=eta, seed=seed, filter=filter)
     table = Ensemble([get_verifier("lsd", device)] + [get_verifier(v, device) for v in verifiers])
     for clip in clips:
         for c in cutoffs:
-            if log.done(clip=clip.id, cutoff=c):
+            if log.done(run=run, clip=clip.id, clip_sha=clip.sha, cutoff=c):
                 continue
             lr = tsa.degrade(clip.audio, clip.sr, c, filter)
             res = RandomSearch(n=n, steps=steps, eta=eta, cache=cache_dir).run(
                 model, lr, table, seed=seed, sr=clip.sr, context=clip.context(), cutoff_hz=c, allow_oracle=True)
             df = _oracle_columns(res.frame().drop(columns=["ensemble", "round", "parent", "level", "final", "seed", "nfe"]))
             log.append(df.rename(columns={"id": "candidate"}).drop(columns=["lsd", "noise"])
-                       .assign(clip=clip.id, domain=clip.domain, source=clip.source, cutoff=c))
-    return log.frame()
+                       .assign(run=run, clip=clip.id, clip_sha=clip.sha, domain=clip.domain, source=clip.source, cutoff=c))
+    return log.current(run, clips, cutoffs)
 
 
 def candidates_audio(model, clip: Clip, cutoff: float, n: int, *, steps: int = 25, eta: float = 0.0, seed: int = 0,
@@ -193,24 +261,28 @@ def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers:
     run: clip, domain, cutoff, verifier, searcher, seed, nfe, candidates, score (the verifier's, of the
     choice), LSD and LSD-HF of the choice, wall seconds. Appends to ``log_path`` and resumes from it.
     """
-    log = ResultLog(log_path, GROUP + ["searcher", "seed"])
+    log = ResultLog(log_path, KEY + ["searcher", "seed"])
+    run = run_key(model, table="searchers", searchers={k: s.to_config() for k, s in searchers.items()},
+                  verifier=verifier, filter=filter)
     for clip in clips:
         for c in cutoffs:
             v = get_verifier(verifier_for(verifier, c), device)
             lr = tsa.degrade(clip.audio, clip.sr, c, filter)
             for name, s in searchers.items():
                 for seed in seeds:
-                    if log.done(clip=clip.id, cutoff=c, searcher=name, seed=seed):
+                    if log.done(run=run, clip=clip.id, clip_sha=clip.sha, cutoff=c, searcher=name, seed=seed):
                         continue
                     ctx = Context(transcript=clip.transcript, caption=clip.caption)
                     res = s.run(model, lr, v, seed=seed, sr=clip.sr, context=ctx, cutoff_hz=c)
                     ref = clip.audio[: len(res.audio)]
                     log.append(pd.DataFrame([{
-                        "clip": clip.id, "domain": clip.domain, "cutoff": c, "verifier": v.name, "searcher": name, "seed": seed,
+                        "run": run, "clip": clip.id, "clip_sha": clip.sha, "domain": clip.domain, "cutoff": c,
+                        "verifier": v.name, "searcher": name, "seed": seed,
                         "nfe": res.nfe, "candidates": sum(x.final for x in res.candidates), "score": res.score,
                         "LSD": float(metrics.lsd(ref, res.audio)[0]), "LSD-HF": float(metrics.lsd_hf(ref, res.audio, clip.sr, c)[0]),
                         "wall_seconds": res.wall_seconds}]))
-    return log.frame()
+    out = log.current(run, clips, cutoffs)
+    return out[out.seed.isin(seeds) & out.searcher.isin(list(searchers))].reset_index(drop=True)
 
 
 def baseline_table(clips: list[Clip], cutoffs: list[float], *, filter: str = "cheby1", seed: int = 0,
@@ -223,10 +295,11 @@ def baseline_table(clips: list[Clip], cutoffs: list[float], *, filter: str = "ch
     """
     from tsrlib.models import baselines
 
-    log = ResultLog(log_path, GROUP)
+    log = ResultLog(log_path, KEY)
+    run = run_key(table="baselines", filter=filter, seed=seed)
     for clip in clips:
         for c in cutoffs:
-            if log.done(clip=clip.id, cutoff=c):
+            if log.done(run=run, clip=clip.id, clip_sha=clip.sha, cutoff=c):
                 continue
             x, sr = clip.audio, clip.sr
             lr = tsa.degrade(x, sr, c, filter)
@@ -235,11 +308,12 @@ def baseline_table(clips: list[Clip], cutoffs: list[float], *, filter: str = "ch
             out["band replication (oracle gain)"] = baselines.oracle_gain(out["band replication"][0], lr, x)
             out["sbr (oracle gain)"] = baselines.oracle_gain(out["sbr"][0], lr, x)
             out["noise fill (oracle)"] = baselines.oracle_noise_fill(lr, x, sr, c, seed)
-            log.append(pd.DataFrame([{"clip": clip.id, "domain": clip.domain, "source": clip.source, "cutoff": c,
+            log.append(pd.DataFrame([{"run": run, "clip": clip.id, "clip_sha": clip.sha, "domain": clip.domain,
+                                      "source": clip.source, "cutoff": c,
                                       "method": m, "LSD": float(metrics.lsd(x, y)[0]),
                                       "LSD-HF": float(metrics.lsd_hf(x, y, sr, c)[0]), "gain_db": g}
                                      for m, (y, g) in out.items()]))
-    return log.frame()
+    return log.current(run, clips, cutoffs)
 
 
 def search_bars(cands: pd.DataFrame, base: pd.DataFrame, *, bar: str = "band replication", n: int | None = None,

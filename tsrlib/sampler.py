@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from tsrlib import schedule
+from tsrlib.errors import ConfigError
 from tsrlib.models.protocol import Condition, SRDiffusionModel
 
 
@@ -222,7 +223,7 @@ def generate(
     with one evaluation. Returns audio ``[len(indices), T]``.
     """
     if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+        raise ConfigError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     device = device_of(cond)
     outs, x0s, nfe = [], [], 0
     indices = list(indices)
@@ -265,7 +266,7 @@ def sample_from(
     per-step draws when ``eta > 0``.
     """
     if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+        raise ConfigError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     out = SOLVERS[solver](model, cond, x_T.to(device_of(cond)), schedule.timesteps(steps), eta=eta, noise=noise,
                           guidance_scale=guidance_scale, amp=amp)
     return out.x, out.nfe

@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from tsrlib.errors import ConfigError
+
 S = 0.008
 T_MAX = 0.999  # alpha(0.999) is about 1.2e-3: nearly pure noise, never exactly zero
 
@@ -29,7 +31,7 @@ def alpha_sigma(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def timesteps(steps: int, t_max: float = T_MAX) -> torch.Tensor:
     """``steps + 1`` times from ``t_max`` down to 0, evenly spaced (float64, shape ``[steps + 1]``)."""
     if steps < 1:
-        raise ValueError(f"need at least one step, got {steps}")
+        raise ConfigError(f"need at least one step, got {steps}")
     return torch.linspace(t_max, 0.0, steps + 1, dtype=torch.float64)
 
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from tsrlib.audio import MODEL_SR, save
 from tsrlib.data import manifest, music, sfx, speech, text
+from tsrlib.errors import ConfigError
 
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     # clips per domain and split; tiny builds in well under a minute, small serves the book, full trains.
@@ -41,7 +42,7 @@ def clip_seed(seed: int, domain: str, split: str, index: int) -> int:
 def plan(size: str, seed: int = 0, domains: tuple[str, ...] = manifest.DOMAINS) -> list[dict]:
     """Everything needed to make each clip of a build, without making it: one dict per clip."""
     if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
+        raise ConfigError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     jobs = []
     for domain in domains:
         for split, count in SIZES[size][domain].items():

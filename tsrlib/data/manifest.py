@@ -13,11 +13,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import warnings
 import zlib
 from pathlib import Path
 
 import pandas as pd
 import soundfile as sf
+
+from tsrlib.errors import ConfigError, DataError
 
 COLUMNS: tuple[str, ...] = ("id", "domain", "split", "path", "sample_rate", "duration", "num_samples", "transcript",
                             "caption", "speaker", "source", "seed", "params", "sha256")
@@ -46,7 +49,7 @@ def load(path: str | Path, *, domain: str | None = None, split: str | None = Non
     """Read a manifest, optionally filtered by domain and split; adds ``abspath`` (absolute audio path)."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: no manifest here; build one with `tsr data build` or `tsr data index`")
+        raise DataError(f"{p}: no manifest here; build one with `tsr data build` or `tsr data index`")
     df = pd.read_csv(p, dtype={"transcript": str, "caption": str, "speaker": str, "params": str}, keep_default_na=False)
     if domain is not None:
         df = df[df.domain == domain]
@@ -72,11 +75,13 @@ def _esc50_meta(root: Path) -> dict[str, dict]:
             for r in df.itertuples()}
 
 
-def _musiccaps_meta(root: Path) -> dict[str, str]:
-    for c in root.rglob("*.csv"):
+def _musiccaps_meta(root: Path, skipped: list[str]) -> dict[str, str]:
+    """Captions by YouTube id from the first CSV with ``ytid`` and ``caption`` columns; unreadable CSVs go to ``skipped``."""
+    for c in sorted(root.rglob("*.csv")):
         try:
             df = pd.read_csv(c, nrows=5)
-        except Exception:
+        except Exception as e:
+            skipped.append(f"{c.relative_to(root)} ({type(e).__name__})")
             continue
         if {"ytid", "caption"} <= set(df.columns):
             return dict(zip(*pd.read_csv(c, usecols=["ytid", "caption"]).to_dict("list").values()))
@@ -96,25 +101,30 @@ def index_folder(root: str | Path, domain: str, out: str | Path | None = None) -
 
     Otherwise splits are a stable hash (80/10/10) of the speaker (speech) or the file stem.
     ``path`` entries are relative to the manifest's folder (``out``'s parent, or ``root``).
+
+    Files soundfile cannot read, and CSVs pandas cannot parse, are left out and counted: one warning names how
+    many and the first few, and ``df.attrs["skipped"]`` lists them all. No readable audio at all is a DataError.
     """
     if domain not in DOMAINS:
-        raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
+        raise ConfigError(f"domain must be one of {DOMAINS}, got {domain!r}")
     root = Path(root).resolve()
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a folder")
+        raise DataError(f"{root}: not a folder")
     base = Path(out).resolve().parent if out is not None else root
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
     if not files:
-        raise FileNotFoundError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
+        raise DataError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
     texts = {p.stem: p for p in root.rglob("*.txt")} if domain == "speech" else {}
     esc = _esc50_meta(root) if domain == "sfx" else {}
-    caps = _musiccaps_meta(root) if domain == "music" else {}
+    skipped: list[str] = []
+    caps = _musiccaps_meta(root, skipped) if domain == "music" else {}
     rows = []
     for f in files:
         try:
             info = sf.info(str(f))
-        except Exception:
-            continue  # unreadable files are left out of the manifest
+        except Exception as e:
+            skipped.append(f"{f.relative_to(root)} ({type(e).__name__})")
+            continue
         speaker, transcript, caption = "", "", ""
         split = None
         if domain == "speech":
@@ -133,6 +143,13 @@ def index_folder(root: str | Path, domain: str, out: str | Path | None = None) -
             "num_samples": info.frames, "transcript": transcript, "caption": caption, "speaker": speaker,
             "source": f"indexed:{root.name}", "seed": "", "params": json.dumps({"channels": info.channels}), "sha256": "",
         })
+    if not rows:
+        raise DataError(f"{root}: none of its {len(files)} audio files could be read (first: {skipped[0]})")
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        warnings.warn(f"{root}: {len(skipped)} unreadable file(s) left out of the manifest: {shown}", stacklevel=2)
     if out is not None:
         write(rows, out)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df.attrs["skipped"] = skipped
+    return df

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import signal
 
+from tsrlib.errors import ConfigError
+
 CATEGORIES: tuple[str, ...] = ("impact", "bell", "rain", "engine", "clock", "bubbles", "wind", "crackle", "applause", "footsteps")
 
 
@@ -146,7 +148,7 @@ _RECIPES: dict[str, Callable] = {c: globals()[c] for c in CATEGORIES}
 def generate(category: str, seed: int, sr: int, seconds: float = 3.0) -> tuple[np.ndarray, str]:
     """One sound of ``category``: ``(audio [T] float32 at sr Hz peaking at 0.7, caption)``. Deterministic in ``seed``."""
     if category not in _RECIPES:
-        raise ValueError(f"unknown category {category!r}; choose from {', '.join(CATEGORIES)}")
+        raise ConfigError(f"unknown category {category!r}; choose from {', '.join(CATEGORIES)}")
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)
     x, caption = _RECIPES[category](rng, sr, n)

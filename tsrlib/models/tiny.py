@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ from torch import nn
 
 from tsrlib import audio as tsa
 from tsrlib import schedule
-from tsrlib.errors import CheckpointError
+from tsrlib.errors import CheckpointError, ConfigError
 from tsrlib.models.protocol import Condition
 
 LEVEL_DBFS = -23.0  # inputs are normalised to this RMS level before the network sees them
@@ -53,13 +53,15 @@ LEVEL_DBFS = -23.0  # inputs are normalised to this RMS level before the network
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild a model; stored in the checkpoint's metadata."""
+    """Everything needed to rebuild a model; stored in the checkpoint's metadata. The defaults are the shipped
+    models' network (``tiny`` sets ``band_code``; ``tiny-real`` also ``prior`` and ``silence_gate_db``;
+    ``regression`` sets ``mode``), and :meth:`to_dict` / :meth:`from_dict` round-trip through JSON."""
 
     sr: int = tsa.MODEL_SR
     n_fft: int = 512
     hop: int = 128
     compress: float = 0.3
-    hidden: int = 256
+    hidden: int = 128
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
     emb: int = 128
     mode: str = "diffusion"  # or "regression"
@@ -70,9 +72,27 @@ class ModelConfig:
     prior_smoothing: tuple[int, int] = (3, 5)  # bins and frames over which the prior's level is averaged (odd)
     silence_gate_db: float | None = None  # invent nothing in frames this far (dB) below the input's loudest (decode)
 
+    def __post_init__(self) -> None:
+        if self.mode not in ("diffusion", "regression"):
+            raise ConfigError(f"mode must be diffusion or regression, got {self.mode!r}")
+        if self.prior not in ("none", "band-replication"):
+            raise ConfigError(f"unknown prior {self.prior!r}; use none or band-replication")
+
     @property
     def bins(self) -> int:
         return self.n_fft // 2 + 1
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> ModelConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are a ConfigError naming them."""
+        names = {f.name for f in fields(cls)}
+        if unknown := sorted(set(raw) - names):
+            raise ConfigError(f"unknown model config keys {unknown}; known: {sorted(names)}")
+        return cls(**{k: tuple(v) if k in ("dilations", "prior_smoothing") else v for k, v in raw.items()})
 
 
 # ------------------------------------------------------------------------------------------ STFT codec
@@ -292,7 +312,7 @@ class TinySR(nn.Module):
         if self.cfg.prior == "band-replication":
             lr = band_replicated(lr, cutoff_hz, self.sr)
         elif self.cfg.prior != "none":
-            raise ValueError(f"unknown prior {self.cfg.prior!r}; use none or band-replication")
+            raise ConfigError(f"unknown prior {self.cfg.prior!r}; use none or band-replication")
         return {"cond": self.codec.encode(lr), "mask": mask}
 
     def condition(self, lr_audio: np.ndarray, sr: int, cutoff_hz: float | None = None) -> Condition:
@@ -376,7 +396,7 @@ class TinySR(nn.Module):
         This model has no classifier-free guidance; ``guidance_scale`` must be 1.
         """
         if guidance_scale != 1.0:
-            raise ValueError("the embedded model is not trained for classifier-free guidance; use guidance_scale=1")
+            raise ConfigError("the embedded model is not trained for classifier-free guidance; use guidance_scale=1")
         n = x_t.shape[0]
         c, m = cond.features["cond"], cond.features["mask"]
         pre = self.preconditioning(t, x_t.device)
@@ -437,7 +457,7 @@ class TinySR(nn.Module):
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu() for k, v in self.net.state_dict().items()}
-        save_file(state, str(p), metadata={"tsr_config": json.dumps(asdict(self.cfg)), "name": self.name})
+        save_file(state, str(p), metadata={"tsr_config": json.dumps(self.cfg.to_dict()), "name": self.name})
         return p
 
 
@@ -455,10 +475,15 @@ def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") 
     band-replication prior; ``regression``: the deterministic baseline), or a safetensors file written by
     :meth:`TinySR.save`.
 
-    Raises :class:`CheckpointError` naming the command that makes the missing file.
+    Raises :class:`CheckpointError` naming the command that makes the missing file, and ConfigError for a device
+    this machine lacks (``auto``: CUDA when there is one).
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
+
+    from tsrlib.devices import resolve
+
+    device = resolve(device)
 
     p = weights_path(name_or_path)
     if not p.is_file():
@@ -471,10 +496,7 @@ def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") 
         raw = json.loads(meta["tsr_config"])
     except Exception as e:
         raise CheckpointError(f"{p}: not a tsrlib checkpoint ({e})") from None
-    raw["dilations"] = tuple(raw["dilations"])
-    if "prior_smoothing" in raw:
-        raw["prior_smoothing"] = tuple(raw["prior_smoothing"])
-    model = TinySR(ModelConfig(**raw), name=meta.get("name", p.stem))
+    model = TinySR(ModelConfig.from_dict(raw), name=meta.get("name", p.stem))
     state = {k: v.float() for k, v in load_file(str(p)).items()}
     model.net.load_state_dict(state)
     return model.to(device).eval()

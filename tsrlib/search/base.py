@@ -17,7 +17,7 @@ import torch
 
 from tsrlib import audio as tsa
 from tsrlib import sampler
-from tsrlib.errors import AudioInputError, TsrError
+from tsrlib.errors import AudioInputError, ConfigError, TsrError
 from tsrlib.models.protocol import SRDiffusionModel
 from tsrlib.search.cache import CandidateCache
 from tsrlib.search.result import Candidate, SearchResult
@@ -113,8 +113,30 @@ class Searcher:
         """NFE of one full sample with these settings."""
         return sampler.nfe_per_sample(self.steps, self.solver)
 
-    def params(self) -> dict:
-        return {"name": self.name, "steps": self.steps, "eta": self.eta, "solver": self.solver}
+    def to_config(self) -> dict:
+        """The searcher's name and every constructor argument that shapes its result (JSON-ready);
+        :meth:`from_config` rebuilds an equal searcher. A search report stores it under ``"searcher"``."""
+        return {"name": self.name, "steps": self.steps, "eta": self.eta, "solver": self.solver,
+                "batch_size": self.batch_size}
+
+    @classmethod
+    def from_config(cls, config: dict, **overrides) -> Searcher:
+        """The searcher :meth:`to_config` described (``overrides``, such as ``cache``, replace its entries)."""
+        from tsrlib.search import make_searcher
+
+        kw = {**config, **overrides}
+        name = kw.pop("name", cls.name)
+        if cls is not Searcher and name != cls.name:
+            raise ConfigError(f"a {name!r} config cannot build a {cls.__name__}")
+        return make_searcher(name, **kw)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.to_config() == self.to_config()
+
+    __hash__ = None  # mutable settings (fit returns a resized copy): compared by value, not hashed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.to_config().items() if k != 'name')})"
 
     def fit(self, budget: int) -> Searcher:
         """A copy of this searcher sized to spend at most ``budget`` NFE (at least its minimum)."""
@@ -160,8 +182,9 @@ class Searcher:
         chosen = searcher._search(run)
         best = run.candidates[chosen]
         return SearchResult(audio=run.audio_of[chosen], sr=model.sr, score=best.scores[v.primary], chosen=chosen,
-                            candidates=run.candidates, nfe=run.nfe, verifier=v.name, searcher=searcher.params(),
-                            seed=seed, cutoff_hz=cutoff, cache_hits=run.cache_hits, verifier_calls=run.verifier_calls,
+                            candidates=run.candidates, nfe=run.nfe, verifier=v.name, searcher=searcher.to_config(),
+                            seed=seed, cutoff_hz=cutoff, model=getattr(model, "name", type(model).__name__),
+                            cache_hits=run.cache_hits, verifier_calls=run.verifier_calls,
                             verifier_seconds=run.verifier_seconds, wall_seconds=time.perf_counter() - t0,
                             history=run.history, audio_of=run.audio_of)
 

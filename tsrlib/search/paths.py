@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tsrlib import sampler, schedule
+from tsrlib.errors import ConfigError
 from tsrlib.search.base import Run, Searcher
 
 
@@ -37,15 +38,15 @@ class SearchOverPaths(Searcher):
         super().__init__(**kw)
         first = delta_b if first is None else first
         if n < 1 or m < 1 or delta_f < 0 or delta_b <= delta_f:
-            raise ValueError("search over paths needs n >= 1, m >= 1, delta_f >= 0 and delta_b > delta_f")
+            raise ConfigError("search over paths needs n >= 1, m >= 1, delta_f >= 0 and delta_b > delta_f")
         if not 0 <= first < self.steps or first < delta_f:
-            raise ValueError(f"first must lie in [delta_f, steps), got {first} with steps={self.steps}")
+            raise ConfigError(f"first must lie in [delta_f, steps), got {first} with steps={self.steps}")
         if self.solver != "ddim":
-            raise ValueError("search over paths steps level by level: use the ddim solver")
+            raise ConfigError("search over paths steps level by level: use the ddim solver")
         self.n, self.m, self.delta_f, self.delta_b, self.first = int(n), int(m), int(delta_f), int(delta_b), int(first)
 
-    def params(self) -> dict:
-        return super().params() | {"n": self.n, "m": self.m, "delta_f": self.delta_f, "delta_b": self.delta_b,
+    def to_config(self) -> dict:
+        return super().to_config() | {"n": self.n, "m": self.m, "delta_f": self.delta_f, "delta_b": self.delta_b,
                                    "first": self.first}
 
     def levels(self) -> list[tuple[int, int]]:
@@ -80,7 +81,7 @@ class SearchOverPaths(Searcher):
         best = parents[0]
         for r, (a, b) in enumerate(tqdm(self.levels(), desc="paths", unit="round", disable=not run.progress), 1):
             # branch: row p * m + c is child c of parent p
-            kids, kid_gens, kid_parent = [], [], []
+            kid_gens, kid_parent = [], []
             for p in range(len(parents)):
                 for c in range(self.m):
                     if c == 0:

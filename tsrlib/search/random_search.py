@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tsrlib import sampler
+from tsrlib.errors import ConfigError
 from tsrlib.search.base import Run, Searcher
 
 
@@ -24,11 +25,11 @@ class RandomSearch(Searcher):
     def __init__(self, n: int = 16, **kw):
         super().__init__(**kw)
         if n < 1:
-            raise ValueError(f"random search needs n >= 1, got {n}")
+            raise ConfigError(f"random search needs n >= 1, got {n}")
         self.n = int(n)
 
-    def params(self) -> dict:
-        return super().params() | {"n": self.n}
+    def to_config(self) -> dict:
+        return super().to_config() | {"n": self.n}
 
     def nfe(self) -> int:
         return self.n * self.per_sample

@@ -41,6 +41,8 @@ class SearchResult:
     ``verifier_calls``: candidates scored (pivots re-scored each round count again) and
     ``verifier_seconds`` their time; ``wall_seconds``: the whole run. ``history``: one dict per round
     (round, best id, best score, NFE so far). ``audio_of``: the audio of every final candidate, by id.
+    ``searcher``: its :meth:`~tsrlib.search.Searcher.to_config`; with ``model``, ``verifier``, ``seed`` and
+    ``cutoff_hz`` it reruns the search exactly (``tsr upsample --replay REPORT``).
     """
 
     audio: np.ndarray
@@ -53,6 +55,7 @@ class SearchResult:
     searcher: dict
     seed: int
     cutoff_hz: float
+    model: str = ""
     cache_hits: int = 0
     verifier_calls: int = 0
     verifier_seconds: float = 0.0
@@ -67,8 +70,8 @@ class SearchResult:
 
     def to_json(self) -> dict:
         """A JSON-ready report: the input cutoff, each candidate's noise and scores, the choice, NFE and time."""
-        return {"searcher": self.searcher, "verifier": self.verifier, "seed": self.seed,
-                "cutoff_hz": round(float(self.cutoff_hz), 1), "chosen": self.chosen, "score": float(self.score),
+        return {"model": self.model, "searcher": self.searcher, "verifier": self.verifier, "seed": self.seed,
+                "cutoff_hz": float(self.cutoff_hz), "chosen": self.chosen, "score": float(self.score),
                 "nfe": int(self.nfe), "cache_hits": int(self.cache_hits), "verifier_calls": int(self.verifier_calls),
                 "verifier_seconds": round(self.verifier_seconds, 3), "wall_seconds": round(self.wall_seconds, 3),
                 "history": self.history,

@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tsrlib import sampler
+from tsrlib.errors import ConfigError
 from tsrlib.search.base import Run, Searcher
 
 NEIGHBOURHOODS = ("ball", "shell")
@@ -53,18 +54,18 @@ class ZeroOrderSearch(Searcher):
                  on_stall: str = "stay", **kw):
         super().__init__(**kw)
         if neighbourhood not in NEIGHBOURHOODS:
-            raise ValueError(f"neighbourhood must be one of {NEIGHBOURHOODS}, got {neighbourhood!r}")
+            raise ConfigError(f"neighbourhood must be one of {NEIGHBOURHOODS}, got {neighbourhood!r}")
         if on_stall not in ON_STALL:
-            raise ValueError(f"on_stall must be one of {ON_STALL}, got {on_stall!r}")
+            raise ConfigError(f"on_stall must be one of {ON_STALL}, got {on_stall!r}")
         if neighbourhood == "shell" and not 0 < lam <= 1:
-            raise ValueError(f"the shell neighbourhood needs 0 < lam <= 1, got {lam}")
+            raise ConfigError(f"the shell neighbourhood needs 0 < lam <= 1, got {lam}")
         if n < 1 or rounds < 1 or lam <= 0:
-            raise ValueError("zero-order search needs n >= 1, rounds >= 1 and lam > 0")
+            raise ConfigError("zero-order search needs n >= 1, rounds >= 1 and lam > 0")
         self.n, self.lam, self.rounds = int(n), float(lam), int(rounds)
         self.neighbourhood, self.on_stall = neighbourhood, on_stall
 
-    def params(self) -> dict:
-        return super().params() | {"n": self.n, "lam": self.lam, "rounds": self.rounds,
+    def to_config(self) -> dict:
+        return super().to_config() | {"n": self.n, "lam": self.lam, "rounds": self.rounds,
                                    "neighbourhood": self.neighbourhood, "on_stall": self.on_stall}
 
     def nfe(self, restarts: int = 0) -> int:

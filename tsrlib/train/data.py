@@ -39,6 +39,7 @@ from scipy import stats
 from tsrlib import audio as tsa
 from tsrlib.data import manifest as mf
 from tsrlib.data.real import bandwidth_of
+from tsrlib.errors import ConfigError, DataError
 from tsrlib.models.tiny import LEVEL_DBFS
 
 
@@ -101,12 +102,12 @@ class SegmentSampler:
         import pandas as pd
 
         if code_source not in ("augment", "measured"):
-            raise ValueError(f"code_source must be augment or measured, got {code_source!r}")
+            raise ConfigError(f"code_source must be augment or measured, got {code_source!r}")
         paths = [p.strip() for p in str(manifest_path).split(",") if p.strip()]
         df = pd.concat([mf.load(p, split=split) for p in paths], ignore_index=True)
         df = df[df.domain.isin(domains)]
         if df.empty:
-            raise ValueError(f"{manifest_path}: no {split} clips in domains {domains}")
+            raise DataError(f"{manifest_path}: no {split} clips in domains {domains}")
         self.clips = [tsa.load(p, sr=sr, allow_silent=True)[0] for p in df.abspath]
         self.bandwidths = [min(bandwidth_of(q, sr / 2), sr / 2) for q in df.params]
         self.domains = list(df.domain)

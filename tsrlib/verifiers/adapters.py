@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tsrlib import audio as tsa
 from tsrlib.errors import CheckpointError, TsrError
 from tsrlib.verifiers.base import Context, Verifier
 
@@ -61,7 +60,9 @@ def _require(module: str, extra: str):
 
 
 def _device(device: str) -> torch.device:
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    from tsrlib.devices import resolve
+
+    return resolve(device)
 
 
 # ------------------------------------------------------------------------------------------ AES

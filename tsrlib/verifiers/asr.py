@@ -162,6 +162,7 @@ class WER(Verifier):
     axes = ("wer",)
     primary = "wer"
     native_sr = SR
+    needs_label = "transcript or input"
 
     def __init__(self, backend: str = "whisper", device: str = "cpu"):
         self.backend, self.device = backend, device

@@ -103,6 +103,10 @@ class Verifier:
     needs: ClassVar[frozenset[str]] = frozenset()
     oracle: ClassVar[bool] = False
     native_sr: ClassVar[int | None] = None
+    needs_label: ClassVar[str | None] = None  # how ``describe`` states needs that ``needs`` cannot (either of two)
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device  # verifiers without a model ignore it; every verifier is built as Class(device=...)
 
     def evaluate(self, candidates: np.ndarray, sr: int, context: Context | None = None) -> dict[str, np.ndarray]:
         """Every axis for candidates ``[N, T]`` (or ``[T]``) at ``sr`` Hz: ``{axis: float64 [N]}``, higher is better."""
