@@ -24,6 +24,10 @@ def test_every_chapter_page_has_sound_figures_and_numbers(site):
         # every number glued into the prose was rendered
         source = (ROOT / page.relative_to(site)).with_suffix(".ipynb").read_text()
         assert html.count('class="pasted-text"') == source.count("{glue:text}") > 0, page.name
+        # and is a real number or words: a statistic the run has too few clips for says so, never "nan"
+        pasted = re.findall(r'class="pasted-text">([^<]*)<', html)
+        bad = [p for p in pasted if re.search(r"\b(nan|inf)\b", p, re.IGNORECASE)]
+        assert not bad, f"{page.name}: glued values {bad}"
 
 
 def test_chapter_one_embeds_its_widget_state(site):
@@ -54,3 +58,18 @@ def test_chapter_sources_hold_no_control_characters():
         for i, cell in enumerate(nbformat.read(path, 4).cells):
             bad = {hex(ord(ch)) for ch in cell.source if ord(ch) < 32 and ch not in "\n\t"}
             assert not bad, f"{path.name} cell {i}: control characters {bad}"
+
+
+def test_the_build_folds_its_injected_parameters_and_hides_set_up_code(site):
+    for page in chapter_pages(site):
+        html = page.read_text()
+        cells = re.findall(r'<div class="cell ([^"]*)"', html)
+        injected = [c.split() for c in cells if "tag_injected-parameters" in c]
+        assert len(injected) == 1 and "tag_hide-cell" in injected[0], (page.name, injected)
+        assert any("tag_hide-input" in c for c in cells), page.name  # set-up: imports and loading, output kept
+
+
+def test_a_test_build_keeps_its_sweep_logs_beside_its_site(site):
+    """The book's own logs (./_build/results) never receive, nor feed, rows of a build elsewhere."""
+    logs = sorted(p.name for p in (site.parent / "results").glob("*.csv"))
+    assert {n.split("-")[0] for n in logs} == {"ch3", "ch4", "ch5", "ch6"}, logs

@@ -157,3 +157,66 @@ def test_baseline_table_scores_each_method_and_resumes(tmp_path):
     assert lsd["band replication (oracle gain)"] <= lsd["band replication"] + 1e-9 and lsd["sbr"] < lsd["input"]
     again = ex.baseline_table([clip], [4000.0], log_path=tmp_path / "b.csv")
     assert len(again) == len(df)  # resumed, nothing added
+
+
+@pytest.mark.parametrize("low,high,expected", [(-0.3, -0.01, "better than"), (0.01, 0.2, "worse than"),
+                                               (-0.1, 0.1, "not distinguishable from"), (0.0, 0.2, "not distinguishable from"),
+                                               (np.nan, np.nan, "not distinguishable from")])
+def test_verdict_branches_at_zero(low, high, expected):
+    assert ex.verdict(low, high) == expected
+
+
+def test_verdict_of_one_number_reads_lower_beats():
+    words = dict(below="beats", above="does not beat", between="does not beat")
+    assert [ex.verdict(d, **words) for d in (-1e-9, 0.0, 1e-9)] == ["beats", "does not beat", "does not beat"]
+
+
+def test_glued_text_is_never_nan():
+    assert ex.number_text(0.1234) == "+0.12" and ex.number_text(np.nan) == "undefined"
+    assert ex.ci_text(-0.12, 0.04, 5) == "95 % CI -0.120 to +0.040"
+    assert ex.ci_text(np.nan, np.nan, 1) == "no confidence interval from 1 clip"
+
+
+def test_n_at_fraction_on_known_curves():
+    gain = pd.Series([0.0, 0.5, 0.85, 0.95, 1.0], index=[1, 2, 4, 8, 16])
+    assert ex.n_at_fraction(gain) == 8 and ex.n_at_fraction(gain, 0.5) == 2 and ex.n_at_fraction(gain, 1.0) == 16
+    assert np.isnan(ex.n_at_fraction(pd.Series([0.0, 0.0], index=[1, 4])))
+    assert np.isnan(ex.n_at_fraction(pd.Series([0.0, -0.2], index=[1, 4])))
+
+
+def test_diminishing_returns_on_known_curves():
+    curves = pd.DataFrame({"selector": ["v"] * 3 + ["e"] * 3, "cutoff": [4000] * 6, "N": [1, 2, 4] * 2,
+                           "v": [0.0, 0.9, 1.0, 0, 0, 0], "a": [0, 0, 0, 0.0, 2.0, 2.0], "b": [0, 0, 0, 0.0, 0.0, 4.0],
+                           "-LSD": [-2.0, -1.8, -1.5, -2.0, -2.1, -2.2]})
+    out = ex.diminishing_returns(curves, {"v": "v", "e": ["a", "b"]}, pd.Series({"a": 1.0, "b": 2.0})).set_index("selector")
+    assert out.loc["v", "n_frac"] == 2 and out.loc["v", "change_at_n_frac"] == pytest.approx(-0.2)
+    assert out.loc["v", "change_at_max"] == pytest.approx(-0.5) and out.loc["v", "n_max"] == 4
+    # the ensemble's own gain: mean of a/1 and b/2 = 1 at N=2, 2 at N=4: 90 % of 2 is first reached at N = 4
+    assert out.loc["e", "n_frac"] == 4 and out.loc["e", "change_at_max"] == pytest.approx(0.2)
+
+
+def test_searcher_table_pairs_by_clip_and_seed():
+    runs = pd.DataFrame([{"clip": c, "seed": s, "cutoff": 4000, "searcher": name, "verifier": "v", "nfe": 50,
+                          "candidates": k, "score": sc, "LSD": lsd}
+                         for (name, k, off) in (("random", 2, 0.0), ("zo", 1, -0.1))
+                         for c, s, sc, lsd in (("a", 0, 1.0, 2.0), ("b", 0, 2.0, 3.0), ("a", 1, 1.5, 2.5))
+                         for sc, lsd in [(sc - off, lsd + off + (0.05 if c == "b" else 0.0) * (name == "zo"))]])
+    out = ex.searcher_table(runs).set_index("searcher")
+    assert list(out.index) == ["random", "zo"] and (out.clips == 3).all()
+    assert out.loc["random", "d_lsd"] == 0 and out.loc["zo", "candidates"] == 1
+    assert out.loc["zo", "d_lsd"] == pytest.approx((-0.1 - 0.05 - 0.1) / 3) and out.loc["zo", "d_score"] == pytest.approx(0.1)
+    assert out.loc["zo", "d_lsd_lo"] < out.loc["zo", "d_lsd"] < out.loc["zo", "d_lsd_hi"]
+
+
+def test_sample_cost_grows_with_the_steps():
+    from tsrlib.models import tiny
+
+    lr = (0.1 * np.random.default_rng(0).standard_normal(12_000)).astype(np.float32)
+    model = tiny.load("tiny")
+    few, many = (ex.sample_cost(model, lr, 24_000, 4000.0, n=2, steps=s) for s in (2, 16))
+    assert 0 < few < many
+
+
+def test_ci_width_ratio_uses_the_t_quantiles():
+    assert ex.ci_width_ratio(3, 20) == pytest.approx((4.302653 / np.sqrt(3)) / (2.093024 / np.sqrt(20)), rel=1e-5)
+    assert ex.ci_width_ratio(20, 20) == 1.0 and ex.ci_width_ratio(1000, 4000) == pytest.approx(2.0, rel=1e-2)

@@ -82,6 +82,19 @@ def parse_params(pairs: list[str]) -> dict:
     return out
 
 
+def fold_injected_parameters(path: Path) -> None:
+    """Fold the cell papermill injects (the build's own paths) into a closed toggle: a reader sees the chapter's
+    parameters cell first, and can still open what this build passed."""
+    import nbformat
+
+    nb = nbformat.read(path, 4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+    nbformat.write(nb, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="small", help="corpus size the chapters read (tiny for a quick build)")
@@ -129,6 +142,7 @@ def main() -> None:
         print(f"book: executing {src.relative_to(ROOT)}", flush=True)
         papermill.execute_notebook(str(src), str(dst), parameters=params, cwd=str(ROOT), kernel_name="python3",
                                    progress_bar=False, report_mode=False)
+        fold_injected_parameters(dst)
         print(f"book: {src.name} took {time.time() - t:.0f} s", flush=True)
     jb = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jb), "build", str(stage), "--path-output", str(out)], check=True)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create or reuse the project's virtual environment and install what a target needs.
 #   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,verifiers,book]
-#   tools/setup_env.sh test   -> the same plus .[adapters,test] and audiobox-aesthetics (no deps)
-#   tools/setup_env.sh test-slow -> the same plus Debian's chromium
+#   tools/setup_env.sh test   -> the same plus .[adapters,test], audiobox-aesthetics (no deps) and Debian's chromium
+#   tools/setup_env.sh test-slow -> the same as test
 # The venv is .venv (override with VENV=...); torch comes from TORCH_SPEC (default torch==2.13.0, a CPU build).
 # Run as root it installs the Debian packages itself; otherwise it prints the apt-get line and stops.
 set -euo pipefail
@@ -12,7 +12,7 @@ VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
 
 apt_pkgs=(espeak-ng fluidsynth timgm6mb-soundfont)
-[ "$target" = test-slow ] && apt_pkgs+=(chromium)  # the headless-browser check
+[ "$target" != book ] && apt_pkgs+=(chromium)  # the headless-browser check (one page in the default run)
 command -v npm >/dev/null 2>&1 || apt_pkgs+=(npm)
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -201,6 +201,17 @@ def verifier_cost(verifier: Verifier, candidates: np.ndarray, sr: int, context: 
     return (time.perf_counter() - t0) / (candidates.size / sr)
 
 
+def sample_cost(model, lr: np.ndarray, sr: int, cutoff: float, *, n: int = 4, steps: int = 25, eta: float = 0.0) -> float:
+    """Seconds of compute per second of audio for one candidate of ``model`` on ``lr [T]`` at ``sr`` Hz: ``n``
+    candidates sampled as one batch (after a one-candidate warm-up), divided by ``n`` and the audio's length."""
+    from tsrlib.upsample import upsample
+
+    upsample(model, lr, sr, cutoff_hz=cutoff, steps=steps, eta=eta)
+    t0 = time.perf_counter()
+    upsample(model, lr, sr, cutoff_hz=cutoff, steps=steps, eta=eta, indices=range(n))
+    return (time.perf_counter() - t0) / n / (len(lr) / sr)
+
+
 def within_input_spearman(df: pd.DataFrame, columns: list[str], group: list[str] = GROUP) -> pd.DataFrame:
     """Mean Spearman correlation of every pair of ``columns`` across candidates *of the same input*.
 
@@ -398,3 +409,104 @@ def x0_score_trajectory(model, clip: Clip, cutoff: float, verifiers: str | list[
     df = pd.DataFrame(rows)
     final = df[df.level == steps][["verifier", "candidate", "score"]].rename(columns={"score": "final"})
     return df.merge(final, on=["verifier", "candidate"])
+
+
+# ------------------------------------------------------------------------------------ words for the prose
+def verdict(low: float, high: float | None = None, *, below: str = "better than", above: str = "worse than",
+            between: str = "not distinguishable from") -> str:
+    """Words for a difference where **lower is better** (ΔLSD): an interval ``(low, high)`` wholly below zero gives
+    ``below``, wholly above zero ``above``, and one that holds zero (or is undefined) ``between``. A single number
+    (``high`` omitted) is an interval of width zero, so ``verdict(a - b, below="beats", above="does not beat",
+    between="does not beat")`` reads ``a < b``."""
+    high = low if high is None else high
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return between
+    if high < 0:
+        return below
+    if low > 0:
+        return above
+    return between
+
+
+def number_text(x: float, spec: str = "+.2f", missing: str = "undefined") -> str:
+    """``format(x, spec)``, or ``missing`` when ``x`` is NaN or infinite (a glued number is never "nan")."""
+    return format(float(x), spec) if np.isfinite(x) else missing
+
+
+def ci_text(low: float, high: float, n: int, *, spec: str = "+.3f", level: float = 0.95, unit: str = "clip") -> str:
+    """``"95 % CI -0.120 to +0.040"``, or, where ``n`` paired observations give no interval, words that say so."""
+    if np.isfinite(low) and np.isfinite(high):
+        return f"{100 * level:g} % CI {format(low, spec)} to {format(high, spec)}"
+    return f"no confidence interval from {n} {unit}{'' if n == 1 else 's'}"
+
+
+def ci_width_ratio(n: int, m: int, level: float = 0.95) -> float:
+    """How many times narrower a paired t-interval gets from ``n`` to ``m`` observations of the same spread:
+    ``t(n-1) / sqrt(n)`` over ``t(m-1) / sqrt(m)`` (3 -> 20 clips: about 5.3, not the sqrt-law's 2.6)."""
+    width = lambda k: stats.t.ppf(0.5 + level / 2, k - 1) / np.sqrt(k)  # noqa: E731
+    return float(width(n) / width(m))
+
+
+# ------------------------------------------------------------------------------------ Chapter 4: returns
+def n_at_fraction(gain: pd.Series, fraction: float = 0.9) -> float:
+    """The smallest N (the index, ascending) whose ``gain`` reaches ``fraction`` of the gain at the largest N.
+
+    ``gain`` is measured from N = 1 (so ``gain.iloc[0]`` is 0). NaN when the final gain is not positive: a selector
+    whose own score does not grow with N has no point of diminishing returns.
+    """
+    g = gain.sort_index()
+    final = float(g.iloc[-1])
+    if not final > 0:
+        return float("nan")
+    return float(g.index[np.argmax(g.to_numpy() >= fraction * final)])
+
+
+def diminishing_returns(curves: pd.DataFrame, selectors: dict[str, str | list[str]], scale: pd.Series, *,
+                        measure: str = "-LSD", fraction: float = 0.9) -> pd.DataFrame:
+    """Where each selector's best-of-N returns diminish, per cutoff, from :func:`best_of_n` curves.
+
+    ``curves``: rows with ``selector``, ``cutoff``, ``N`` and the score columns (averaged over clips here).
+    ``selectors``: label -> the column the selector maximises, or the member columns of a rank ensemble, whose own
+    gain is its members' mean gain in units of ``scale`` (each member's standard deviation). Returns one row per
+    cutoff and selector: ``n_frac`` (:func:`n_at_fraction`), and the change of ``-measure`` (LSD, lower is better)
+    that its pick brings at ``n_frac`` and at the largest N, both against N = 1.
+    """
+    rows = []
+    for label, own in selectors.items():
+        for cut, g in curves[curves.selector == label].groupby("cutoff"):
+            cur = g.groupby("N").mean(numeric_only=True).sort_index()
+            if isinstance(own, str):
+                gain = cur[own] - cur[own].iloc[0]
+            else:
+                gain = ((cur[own] - cur[own].iloc[0]) / scale[own]).mean(axis=1)
+            n = n_at_fraction(gain, fraction)
+            change = -(cur[measure] - cur[measure].iloc[0])
+            rows.append({"cutoff": cut, "selector": label, "n_frac": n,
+                         "change_at_n_frac": float(change.loc[n]) if np.isfinite(n) else float("nan"),
+                         "change_at_max": float(change.iloc[-1]), "n_max": int(cur.index[-1])})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ Chapters 5 and 6
+def searcher_table(runs: pd.DataFrame, *, baseline: str = "random", level: float = 0.95) -> pd.DataFrame:
+    """Each searcher against ``baseline`` per cutoff, paired by clip and seed, from :func:`compare_searchers` rows.
+
+    One row per cutoff and searcher (in the order they first appear): ``clips``, mean ``nfe`` and finished
+    ``candidates``, the ``verifier``, its mean ``score`` of the choice and ``d_score`` (higher favours the searcher)
+    with its ``level`` t-interval, mean ``LSD`` and ``d_lsd`` (lower favours the searcher) with its interval.
+    """
+    rows = []
+    pair = ["clip", "seed"]
+    for cut, at in runs.groupby("cutoff", sort=True):
+        base = at[at.searcher == baseline].set_index(pair)
+        for name in dict.fromkeys(at.searcher):
+            sel = at[at.searcher == name].set_index(pair)
+            both = sel.index.intersection(base.index)
+            s, b = sel.loc[both], base.loc[both]
+            ds, ds_lo, ds_hi = paired_ci(s.score.to_numpy(), b.score.to_numpy(), level)
+            dl, dl_lo, dl_hi = paired_ci(s.LSD.to_numpy(), b.LSD.to_numpy(), level)
+            rows.append({"cutoff": cut, "searcher": name, "clips": len(both), "nfe": s.nfe.mean(),
+                         "candidates": s.candidates.mean(), "verifier": s.verifier.iloc[0], "score": s.score.mean(),
+                         "d_score": ds, "d_score_lo": ds_lo, "d_score_hi": ds_hi, "LSD": s.LSD.mean(),
+                         "d_lsd": dl, "d_lsd_lo": dl_lo, "d_lsd_hi": dl_hi})
+    return pd.DataFrame(rows)
