@@ -41,11 +41,17 @@ def main() -> None:
     single = best_of(lambda: [metrics.lsd(ref, c) for c in cands])
     deg = best_of(lambda: audio.degrade(ref, sr, 4000, "cheby1"))
     det = best_of(lambda: audio.detect_cutoff(ref, sr))
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, CPU")
-    print(f"lsd, {args.n} candidates of {args.seconds:g} s: batched {1000 * batched:.1f} ms, "
-          f"one by one {1000 * single:.1f} ms, speed-up {single / batched:.2f}x")
-    print(f"degrade (cheby1, order 8): {args.seconds / deg:.0f}x real time; detect_cutoff: {args.seconds / det:.0f}x real time")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, CPU"
+    )
+    print(
+        f"lsd, {args.n} candidates of {args.seconds:g} s: batched {1000 * batched:.1f} ms, "
+        f"one by one {1000 * single:.1f} ms, speed-up {single / batched:.2f}x"
+    )
+    print(
+        f"degrade (cheby1, order 8): {args.seconds / deg:.0f}x real time; detect_cutoff: {args.seconds / det:.0f}x real time"
+    )
 
 
 if __name__ == "__main__":

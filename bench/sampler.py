@@ -48,8 +48,13 @@ def main() -> None:
         print("note: no trained weights found; timing a randomly initialised model of the same size")
     sr = model.sr
     t = np.arange(int(args.seconds * sr)) / sr
-    x = audio.degrade((0.1 * np.sin(2 * np.pi * 220 * t) + 0.01 * np.random.default_rng(0).standard_normal(len(t)))
-                      .astype(np.float32), sr, 4000)
+    x = audio.degrade(
+        (0.1 * np.sin(2 * np.pi * 220 * t) + 0.01 * np.random.default_rng(0).standard_normal(len(t))).astype(
+            np.float32
+        ),
+        sr,
+        4000,
+    )
     cond = model.condition(x, sr, 4000)
     run = lambda idx, bs: sampler.generate(model, cond, 0, idx, steps=args.steps, batch_size=bs)  # noqa: E731
     run([0], 1)  # warm-up
@@ -64,9 +69,13 @@ def main() -> None:
     else:
         peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB RSS"
         where = f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
-    print(f"device: {where}; torch {torch.__version__}; {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
-    print(f"{args.n} candidates x {args.steps} steps on {args.seconds:g} s: batched {batched:.2f} s, "
-          f"sequential {sequential:.2f} s, batching speed-up {sequential / batched:.2f}x")
+    print(
+        f"device: {where}; torch {torch.__version__}; {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters"
+    )
+    print(
+        f"{args.n} candidates x {args.steps} steps on {args.seconds:g} s: batched {batched:.2f} s, "
+        f"sequential {sequential:.2f} s, batching speed-up {sequential / batched:.2f}x"
+    )
     print(f"one sample: {one:.2f} s, real-time factor {args.seconds / one:.2f}x; peak memory {peak}")
 
 

@@ -35,8 +35,13 @@ def main() -> None:
     v = get_verifier(args.verifier, "cuda" if device.type == "cuda" else "cpu")
     sr = model.sr
     t = np.arange(int(args.seconds * sr)) / sr
-    x = audio.degrade((0.1 * np.sin(2 * np.pi * 220 * t) + 0.02 * np.random.default_rng(0).standard_normal(len(t)))
-                      .astype(np.float32), sr, 4000)
+    x = audio.degrade(
+        (0.1 * np.sin(2 * np.pi * 220 * t) + 0.02 * np.random.default_rng(0).standard_normal(len(t))).astype(
+            np.float32
+        ),
+        sr,
+        4000,
+    )
 
     def run(searcher):
         if device.type == "cuda":
@@ -52,12 +57,20 @@ def main() -> None:
     budget = best.nfe
     zo = run(ZeroOrderSearch(n=max(1, (args.n - 1) // 3), rounds=3, steps=args.steps))
     paths = run(SearchOverPaths(n=4, m=2, delta_f=2, delta_b=5, steps=args.steps).fit(budget))
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; {args.seconds:g} s input, {args.steps} DDIM steps, verifier {v.name}")
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    )
+    print(
+        f"device: {name}; torch {torch.__version__}; {args.seconds:g} s input, {args.steps} DDIM steps, verifier {v.name}"
+    )
     print(f"one sample (search none):  {one.wall_seconds:7.2f} s  NFE {one.nfe}")
     for label, r in ((f"random search, N={args.n}", best), ("zero-order search", zo), ("search over paths", paths)):
-        print(f"{label:26s} {r.wall_seconds:7.2f} s  NFE {r.nfe:5d}  ratio to one sample {r.wall_seconds / one.wall_seconds:5.1f}x"
-              f"  verifier share {100 * r.verifier_seconds / r.wall_seconds:4.1f} %")
+        print(
+            f"{label:26s} {r.wall_seconds:7.2f} s  NFE {r.nfe:5d}  ratio to one sample {r.wall_seconds / one.wall_seconds:5.1f}x"
+            f"  verifier share {100 * r.verifier_seconds / r.wall_seconds:4.1f} %"
+        )
 
 
 if __name__ == "__main__":

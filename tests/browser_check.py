@@ -23,10 +23,22 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFLINE = ["--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # port 9 (discard): nothing answers there
-           "--host-resolver-rules=MAP * ~NOTFOUND"]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--disable-sync", "--virtual-time-budget=20000", *OFFLINE]
+OFFLINE = [
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",  # port 9 (discard): nothing answers there
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--virtual-time-budget=20000",
+    *OFFLINE,
+]
 
 
 def chromium() -> str | None:
@@ -40,8 +52,9 @@ def render(url: str, shot: Path | None = None, flags: list[str] = FLAGS) -> str:
         args = [exe, *flags, f"--user-data-dir={profile}"]
         dom = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
         if shot is not None:
-            subprocess.run([*args, f"--screenshot={shot}", "--window-size=1200,2400", url], capture_output=True,
-                           timeout=180)
+            subprocess.run(
+                [*args, f"--screenshot={shot}", "--window-size=1200,2400", url], capture_output=True, timeout=180
+            )
     return dom
 
 

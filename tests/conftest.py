@@ -32,6 +32,22 @@ def tiny_corpus(tmp_path_factory):
 def site(tmp_path_factory):
     """The book built on the tiny corpus, one clip per domain, few candidates and steps; returns its html folder."""
     out = tmp_path_factory.mktemp("site")  # build_book.py makes data/generated/tiny when it is missing
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_book.py"), "--size", "tiny", "--out", str(out),
-                    "-p", "clips_per_domain=1", "-p", "n_candidates=4", "-p", "steps=8"], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "build_book.py"),
+            "--size",
+            "tiny",
+            "--out",
+            str(out),
+            "-p",
+            "clips_per_domain=1",
+            "-p",
+            "n_candidates=4",
+            "-p",
+            "steps=8",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     return out / "_build" / "html"

@@ -38,10 +38,23 @@ def test_missing_checkpoint_names_what_to_fetch(kind, monkeypatch, tmp_path):
 
 def test_wavlm_xvector_adapter_on_a_tiny_random_model(tmp_path, candidates, monkeypatch):
     transformers = require("transformers")
-    cfg = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                                   conv_dim=(32, 32), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
-                                   num_conv_pos_embedding_groups=2, tdnn_dim=(32, 32), tdnn_kernel=(3, 1),
-                                   tdnn_dilation=(1, 1), xvector_output_dim=16, num_buckets=16, max_bucket_distance=64)
+    cfg = transformers.WavLMConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32, 32),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 8),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        tdnn_dim=(32, 32),
+        tdnn_kernel=(3, 1),
+        tdnn_dilation=(1, 1),
+        xvector_output_dim=16,
+        num_buckets=16,
+        max_bucket_distance=64,
+    )
     torch.manual_seed(0)
     transformers.WavLMForXVector(cfg).save_pretrained(tmp_path)
     transformers.Wav2Vec2FeatureExtractor(sampling_rate=SR, return_attention_mask=True).save_pretrained(tmp_path)
@@ -50,8 +63,11 @@ def test_wavlm_xvector_adapter_on_a_tiny_random_model(tmp_path, candidates, monk
     s = v.score(candidates, SR, Context(input=candidates[0], input_sr=SR))
     assert s.shape == (3,) and np.isfinite(s).all()
     assert s[0] == pytest.approx(1.0, abs=1e-4)  # the input against itself
-    s24 = v.score(np.stack([np.repeat(c, 3)[: int(1.5 * SR)] for c in candidates]), 24_000,
-                  Context(input=candidates[0], input_sr=SR))  # other rates are resampled to 16 kHz
+    s24 = v.score(
+        np.stack([np.repeat(c, 3)[: int(1.5 * SR)] for c in candidates]),
+        24_000,
+        Context(input=candidates[0], input_sr=SR),
+    )  # other rates are resampled to 16 kHz
     assert s24.shape == (3,)
 
 
@@ -60,17 +76,32 @@ def test_whisper_hf_adapter_on_a_tiny_random_model(tmp_path, candidates):
     from tsrlib.verifiers.asr import whisper_model_dir
 
     tok = transformers.WhisperTokenizerFast(tokenizer_file=str(whisper_model_dir() / "tokenizer.json"))
-    cfg = transformers.WhisperConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
-                                     encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                                     decoder_ffn_dim=32, decoder_start_token_id=tok.convert_tokens_to_ids("<|startoftranscript|>"),
-                                     pad_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    cfg = transformers.WhisperConfig(
+        vocab_size=len(tok),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        decoder_start_token_id=tok.convert_tokens_to_ids("<|startoftranscript|>"),
+        pad_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     torch.manual_seed(0)
     model = transformers.WhisperForConditionalGeneration(cfg)
     ids = tok.convert_tokens_to_ids
     model.generation_config = transformers.GenerationConfig(  # the fields a hub Whisper checkpoint carries
-        decoder_start_token_id=cfg.decoder_start_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id,
-        lang_to_id={"<|en|>": ids("<|en|>")}, task_to_id={"transcribe": ids("<|transcribe|>")},
-        no_timestamps_token_id=ids("<|notimestamps|>"), is_multilingual=True, max_length=32)
+        decoder_start_token_id=cfg.decoder_start_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.eos_token_id,
+        lang_to_id={"<|en|>": ids("<|en|>")},
+        task_to_id={"transcribe": ids("<|transcribe|>")},
+        no_timestamps_token_id=ids("<|notimestamps|>"),
+        is_multilingual=True,
+        max_length=32,
+    )
     model.save_pretrained(tmp_path)
     transformers.WhisperProcessor(transformers.WhisperFeatureExtractor(), tok).save_pretrained(tmp_path)
     asr = adapters.WhisperHFASR(checkpoint=tmp_path, max_new_tokens=4)
@@ -100,20 +131,44 @@ def _tiny_clap(folder) -> None:
     from tokenizers import ByteLevelBPETokenizer
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(["a dog barks in the rain", "solo piano music", "a man speaks"], vocab_size=300,
-                            min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    bpe.train_from_iterator(
+        ["a dog barks in the rain", "solo piano music", "a man speaks"],
+        vocab_size=300,
+        min_frequency=1,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        show_progress=False,
+    )
     bpe.save_model(str(folder))
     tok = transformers.RobertaTokenizer.from_pretrained(str(folder))
-    text = transformers.ClapTextConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       intermediate_size=37, max_position_embeddings=80, projection_dim=32)
-    audio = transformers.ClapAudioConfig(num_mel_bins=16, spec_size=64, window_size=4, patch_size=2, patch_stride=2,
-                                         hidden_size=32, patch_embeds_hidden_size=16, depths=[1, 1],
-                                         num_attention_heads=[2, 2], projection_dim=32, enable_fusion=False)
+    text = transformers.ClapTextConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=80,
+        projection_dim=32,
+    )
+    audio = transformers.ClapAudioConfig(
+        num_mel_bins=16,
+        spec_size=64,
+        window_size=4,
+        patch_size=2,
+        patch_stride=2,
+        hidden_size=32,
+        patch_embeds_hidden_size=16,
+        depths=[1, 1],
+        num_attention_heads=[2, 2],
+        projection_dim=32,
+        enable_fusion=False,
+    )
     torch.manual_seed(0)
-    transformers.ClapModel(transformers.ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(),
-                                                   projection_dim=32)).save_pretrained(folder)
-    extractor = transformers.ClapFeatureExtractor(feature_size=16, sampling_rate=48_000, hop_length=480, max_length_s=2,
-                                                  truncation="rand_trunc")
+    transformers.ClapModel(
+        transformers.ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=32)
+    ).save_pretrained(folder)
+    extractor = transformers.ClapFeatureExtractor(
+        feature_size=16, sampling_rate=48_000, hop_length=480, max_length_s=2, truncation="rand_trunc"
+    )
     transformers.ClapProcessor(extractor, tok).save_pretrained(folder)
 
 

@@ -24,8 +24,9 @@ def transfer_db(x, y, sr, lo_hz, hi_hz=np.inf):
 
 # stop-band edge (as a multiple of the cutoff) and the passband ripple allowed below 80 % of the cutoff, in dB;
 # the Bessel filter trades a slow roll-off (and about 1 dB lost at 80 %) for its flat group delay
-@pytest.mark.parametrize("family,edge,ripple", [("ellip", 1.1, 0.5), ("cheby1", 1.25, 0.5), ("butter", 1.6, 0.5),
-                                                ("bessel", 3.0, 1.5)])
+@pytest.mark.parametrize(
+    "family,edge,ripple", [("ellip", 1.1, 0.5), ("cheby1", 1.25, 0.5), ("butter", 1.6, 0.5), ("bessel", 3.0, 1.5)]
+)
 @pytest.mark.parametrize("cutoff", [4000, 8000])
 def test_degrade_removes_the_band_above_the_stopband(noise, family, edge, ripple, cutoff):
     y = audio.degrade(noise, SR, cutoff, family)
@@ -44,7 +45,9 @@ def test_degrade_random_filter_is_seeded(noise):
     assert any(not np.allclose(a, x) for x in c)
 
 
-@pytest.mark.parametrize("cutoff,match", [(300, "below"), (12000, "Nyquist"), (20000, "Nyquist"), (float("nan"), "below")])
+@pytest.mark.parametrize(
+    "cutoff,match", [(300, "below"), (12000, "Nyquist"), (20000, "Nyquist"), (float("nan"), "below")]
+)
 def test_degrade_rejects_bad_cutoffs(noise, cutoff, match):
     with pytest.raises(AudioInputError, match=match):
         audio.degrade(noise, SR, cutoff)
@@ -63,13 +66,16 @@ def test_detect_cutoff_of_full_band_audio_is_near_nyquist(noise):
 
 
 # ------------------------------------------------------------------ checks and I/O
-@pytest.mark.parametrize("bad,match", [
-    (np.zeros(0, np.float32), "empty"),
-    (np.zeros(1000, np.float32), "silent"),
-    (np.array([0.1, np.nan, 0.2] * 100, np.float32), "NaN"),
-    (np.ones((2, 100), np.float32), "mono"),
-    (np.arange(100, dtype=np.int16), "floating"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros(0, np.float32), "empty"),
+        (np.zeros(1000, np.float32), "silent"),
+        (np.array([0.1, np.nan, 0.2] * 100, np.float32), "NaN"),
+        (np.ones((2, 100), np.float32), "mono"),
+        (np.arange(100, dtype=np.int16), "floating"),
+    ],
+)
 def test_check_audio_rejects_bad_input(bad, match):
     with pytest.raises(AudioInputError, match=match):
         audio.check_audio(bad, SR)

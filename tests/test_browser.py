@@ -64,9 +64,11 @@ def test_the_check_really_blocks_the_network(tmp_path):
 def test_a_slider_left_undrawn_is_reported():
     from tests.browser_check import problems_of
 
-    src = ('<script type="application/vnd.jupyter.widget-state+json">{"state": {"a": {"model_name": '
-           '"SelectionSliderModel", "state": {"_options_labels": ["2 kHz", "4 kHz"], "index": 1}}}}</script>')
+    src = (
+        '<script type="application/vnd.jupyter.widget-state+json">{"state": {"a": {"model_name": '
+        '"SelectionSliderModel", "state": {"_options_labels": ["2 kHz", "4 kHz"], "index": 1}}}}</script>'
+    )
     assert problems_of("p", src, src + '<div class="widget-readout">4 kHz</div>') == []
     assert problems_of("p", src, src + "<style>.widget-readout {}</style>") != []  # widget CSS alone is not a slider
-    assert problems_of("p", "$$x$$", "<mjx-container jax=\"CHTML\">") == []
+    assert problems_of("p", "$$x$$", '<mjx-container jax="CHTML">') == []
     assert problems_of("p", "$$x$$", "$$x$$") == ["p: MathJax did not typeset the formulas"]

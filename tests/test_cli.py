@@ -59,8 +59,13 @@ def test_cutoff_detects_the_band(wav, tmp_path):
 
 
 def _bad_files(tmp_path):
-    files = {"missing": tmp_path / "missing.wav", "corrupt": tmp_path / "corrupt.wav", "empty": tmp_path / "empty.wav",
-             "silent": tmp_path / "silent.wav", "nan": tmp_path / "nan.wav"}
+    files = {
+        "missing": tmp_path / "missing.wav",
+        "corrupt": tmp_path / "corrupt.wav",
+        "empty": tmp_path / "empty.wav",
+        "silent": tmp_path / "silent.wav",
+        "nan": tmp_path / "nan.wav",
+    }
     files["corrupt"].write_bytes(b"not audio at all" * 10)
     sf.write(files["empty"], np.zeros(0, np.float32), SR)
     sf.write(files["silent"], np.zeros(SR, np.float32), SR)
@@ -70,8 +75,10 @@ def _bad_files(tmp_path):
     return files
 
 
-@pytest.mark.parametrize("case,message", [("missing", "no such file"), ("corrupt", "cannot read"), ("empty", "empty"),
-                                          ("silent", "silent"), ("nan", "NaN")])
+@pytest.mark.parametrize(
+    "case,message",
+    [("missing", "no such file"), ("corrupt", "cannot read"), ("empty", "empty"), ("silent", "silent"), ("nan", "NaN")],
+)
 def test_bad_files_give_one_line_errors(tmp_path, case, message):
     f = _bad_files(tmp_path)[case]
     r = tsr("degrade", f, "-o", tmp_path / "o.wav", "--cutoff", 4000, check=False)
@@ -111,8 +118,20 @@ def test_upsample_to_a_higher_rate_keeps_the_inputs_band_above_the_model(tmp_pat
     x = signal.lfilter([1.0], [1.0, -0.995], hits) * rng.standard_normal(n) * 0.05  # decaying noise bursts, headroom
     # for a model that invents a loud band (the write would clip, and clipping spreads into every band)
     sf.write(tmp_path / "full.wav", x.astype(np.float32), 44_100)
-    r = tsr("upsample", tmp_path / "full.wav", "-o", tmp_path / "o.wav", "--sr", 48_000, "--model", model,
-            "--cutoff", 8000, "--steps", 4)
+    r = tsr(
+        "upsample",
+        tmp_path / "full.wav",
+        "-o",
+        tmp_path / "o.wav",
+        "--sr",
+        48_000,
+        "--model",
+        model,
+        "--cutoff",
+        8000,
+        "--steps",
+        4,
+    )
     assert "beyond the model's 12000 Hz band" in r.stderr
     y, sr = sf.read(tmp_path / "o.wav")
     assert sr == 48_000
@@ -123,8 +142,19 @@ def test_upsample_to_a_higher_rate_keeps_the_inputs_band_above_the_model(tmp_pat
 
 
 def test_upsample_dsp_baseline_refuses_search(wav, tmp_path):
-    r = tsr("upsample", wav, "-o", tmp_path / "o.wav", "--model", "sbr", "--search", "random", "--verifier", "mbr",
-            check=False)
+    r = tsr(
+        "upsample",
+        wav,
+        "-o",
+        tmp_path / "o.wav",
+        "--model",
+        "sbr",
+        "--search",
+        "random",
+        "--verifier",
+        "mbr",
+        check=False,
+    )
     assert r.returncode != 0 and "nothing to search" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -137,15 +167,18 @@ def test_train_option_errors_are_one_line(tmp_path, value, message):
 
 def _bad_file_runs(f, tmp_path, good):
     """Each command that reads audio, with the bad file where a user would put it."""
-    return {"degrade": ("degrade", f, "-o", tmp_path / "o.wav", "--cutoff", 4000),
-            "lsd": ("lsd", good, f),
-            "cutoff": ("cutoff", f),
-            "score": ("score", good, f, "--verifier", "lsd", "--reference", good)}
+    return {
+        "degrade": ("degrade", f, "-o", tmp_path / "o.wav", "--cutoff", 4000),
+        "lsd": ("lsd", good, f),
+        "cutoff": ("cutoff", f),
+        "score": ("score", good, f, "--verifier", "lsd", "--reference", good),
+    }
 
 
 @pytest.mark.parametrize("command", ["lsd", "cutoff", "score"])
-@pytest.mark.parametrize("case,message", [("missing", "no such file"), ("corrupt", "cannot read"), ("empty", "empty"),
-                                          ("nan", "NaN")])
+@pytest.mark.parametrize(
+    "case,message", [("missing", "no such file"), ("corrupt", "cannot read"), ("empty", "empty"), ("nan", "NaN")]
+)
 def test_every_reading_command_gives_bad_files_one_line_errors(tmp_path, wav, command, case, message):
     r = tsr(*_bad_file_runs(_bad_files(tmp_path)[case], tmp_path, wav)[command], check=False)
     assert r.returncode == 2, r.stderr
@@ -153,15 +186,31 @@ def test_every_reading_command_gives_bad_files_one_line_errors(tmp_path, wav, co
     assert r.stderr.startswith("error:") and message in r.stderr
 
 
-@pytest.mark.parametrize("args,message", [
-    (("lsd", "{w}", "{w}", "--cutoff", 13000), "Nyquist"),
-    (("score", "{w}", "--verifier", "nonsense"), "unknown verifier"),
-    (("score", "{w}", "--verifier", "mbr"), "needs input"),
-    (("upsample", "{w}", "-o", "{o}", "--cutoff", "four"), "frequency in Hz"),
-    (("upsample", "{w}", "-o", "{o}", "--solver", "euler", "--steps", 2), "unknown solver"),
-    (("upsample", "{w}", "-o", "{o}", "--search", "zero-order", "--neighbourhood", "cube", "--verifier", "continuity"),
-     "neighbourhood"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("lsd", "{w}", "{w}", "--cutoff", 13000), "Nyquist"),
+        (("score", "{w}", "--verifier", "nonsense"), "unknown verifier"),
+        (("score", "{w}", "--verifier", "mbr"), "needs input"),
+        (("upsample", "{w}", "-o", "{o}", "--cutoff", "four"), "frequency in Hz"),
+        (("upsample", "{w}", "-o", "{o}", "--solver", "euler", "--steps", 2), "unknown solver"),
+        (
+            (
+                "upsample",
+                "{w}",
+                "-o",
+                "{o}",
+                "--search",
+                "zero-order",
+                "--neighbourhood",
+                "cube",
+                "--verifier",
+                "continuity",
+            ),
+            "neighbourhood",
+        ),
+    ],
+)
 def test_option_errors_are_one_line(wav, tmp_path, args, message):
     r = tsr(*(str(a).format(w=wav, o=tmp_path / "o.wav") for a in args), check=False)
     assert r.returncode == 2 and message in r.stderr, r.stderr
@@ -175,7 +224,10 @@ def test_a_device_this_machine_lacks_is_one_line_naming_those_it_has(wav, tmp_pa
 
     if torch.cuda.device_count() > (7 if device == "cuda:7" else 0 if device == "cuda" else 99):
         pytest.skip(f"this machine has {device}")
-    args = {"upsample": ("upsample", wav, "-o", tmp_path / "o.wav"), "score": ("score", wav, "--verifier", "continuity")}
+    args = {
+        "upsample": ("upsample", wav, "-o", tmp_path / "o.wav"),
+        "score": ("score", wav, "--verifier", "continuity"),
+    }
     r = tsr(*args[command], "--device", device, check=False)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert f"device {device!r} is not available" in r.stderr and "it has: cpu" in r.stderr
@@ -199,17 +251,58 @@ def test_replay_reruns_a_reported_search_exactly(tmp_path):
 
     x = (0.1 * np.random.default_rng(2).standard_normal(SR)).astype(np.float32)
     sf.write(tmp_path / "lr.wav", degrade(x, SR, 4000.0), SR, subtype="FLOAT")
-    tsr("upsample", tmp_path / "lr.wav", "-o", tmp_path / "a.wav", "--model", "tiny", "--search", "zero-order",
-        "--n", 2, "--rounds", 1, "--lam", 0.5, "--steps", 3, "--verifier", "continuity", "--seed", 5,
-        "--report", tmp_path / "a.json")
+    tsr(
+        "upsample",
+        tmp_path / "lr.wav",
+        "-o",
+        tmp_path / "a.wav",
+        "--model",
+        "tiny",
+        "--search",
+        "zero-order",
+        "--n",
+        2,
+        "--rounds",
+        1,
+        "--lam",
+        0.5,
+        "--steps",
+        3,
+        "--verifier",
+        "continuity",
+        "--seed",
+        5,
+        "--report",
+        tmp_path / "a.json",
+    )
     # every search option differs from the report's, and the replay ignores them all
-    out = json.loads(tsr("upsample", tmp_path / "lr.wav", "-o", tmp_path / "b.wav", "--replay", tmp_path / "a.json",
-                         "--search", "random", "--n", 5, "--steps", 4, "--verifier", "mbr", "--seed", 0,
-                         "--report", tmp_path / "b.json").stdout)
+    out = json.loads(
+        tsr(
+            "upsample",
+            tmp_path / "lr.wav",
+            "-o",
+            tmp_path / "b.wav",
+            "--replay",
+            tmp_path / "a.json",
+            "--search",
+            "random",
+            "--n",
+            5,
+            "--steps",
+            4,
+            "--verifier",
+            "mbr",
+            "--seed",
+            0,
+            "--report",
+            tmp_path / "b.json",
+        ).stdout
+    )
     a, b = json.loads((tmp_path / "a.json").read_text()), json.loads((tmp_path / "b.json").read_text())
     assert out["model"] == "tiny" and out["search"]["name"] == "zero-order" and out["search"]["lam"] == 0.5
-    assert {k: b[k] for k in ("searcher", "verifier", "seed", "chosen", "score", "nfe")} == \
-        {k: a[k] for k in ("searcher", "verifier", "seed", "chosen", "score", "nfe")}
+    assert {k: b[k] for k in ("searcher", "verifier", "seed", "chosen", "score", "nfe")} == {
+        k: a[k] for k in ("searcher", "verifier", "seed", "chosen", "score", "nfe")
+    }
     np.testing.assert_array_equal(sf.read(tmp_path / "a.wav")[0], sf.read(tmp_path / "b.wav")[0])
     (tmp_path / "bad.json").write_text('{"model": "tiny"}')
     r = tsr("upsample", tmp_path / "lr.wav", "-o", tmp_path / "c.wav", "--replay", tmp_path / "bad.json", check=False)

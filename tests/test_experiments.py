@@ -12,9 +12,16 @@ from tsrlib import experiments as ex
 
 def _table() -> pd.DataFrame:
     # two inputs, four candidates; verifier v agrees with the oracle on input a and disagrees on input b
-    return pd.DataFrame({"clip": ["a"] * 4 + ["b"] * 4, "cutoff": [4000] * 8, "candidate": list(range(4)) * 2,
-                         "v": [1, 2, 3, 4, 1, 2, 3, 4], "w": [4, 3, 2, 1, 5, 5, 5, 5],
-                         "-LSD": [-4, -3, -2, -1, -1, -2, -3, -4]})
+    return pd.DataFrame(
+        {
+            "clip": ["a"] * 4 + ["b"] * 4,
+            "cutoff": [4000] * 8,
+            "candidate": list(range(4)) * 2,
+            "v": [1, 2, 3, 4, 1, 2, 3, 4],
+            "w": [4, 3, 2, 1, 5, 5, 5, 5],
+            "-LSD": [-4, -3, -2, -1, -1, -2, -3, -4],
+        }
+    )
 
 
 def test_result_log_appends_and_resumes(tmp_path):
@@ -55,8 +62,12 @@ def test_a_sweep_reuses_a_row_only_for_the_same_model_settings_cutoff_and_clip_c
 
     rows, first = run()
     assert run()[0] == rows  # the same run: resumed, nothing added
-    for change in ({"steps": 3}, {"eta": 1.0}, {"cutoff": 6000.0},
-                   {"c": ex.Clip("c", "speech", "test", x[::-1].copy(), 24_000, None, None)}):
+    for change in (
+        {"steps": 3},
+        {"eta": 1.0},
+        {"cutoff": 6000.0},
+        {"c": ex.Clip("c", "speech", "test", x[::-1].copy(), 24_000, None, None)},
+    ):
         now, df = run(**change)
         assert now == rows + 2, change
         assert not np.allclose(df.LSD, first.LSD), change  # and its numbers are its own
@@ -113,10 +124,20 @@ def test_x0_trajectory_scores_every_level_and_ends_at_the_final_score():
 def _bars_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Three speech clips of four candidates with known LSDs, and band replication's LSD on each."""
     lsd = {"a": [1.0, 2.0, 3.0, 2.0], "b": [2.0, 1.0, 1.5, 1.5], "c": [1.2, 1.4, 1.0, 1.4]}
-    cands = pd.DataFrame([{"domain": "speech", "clip": c, "cutoff": 4000.0, "candidate": k, "LSD": v, "v": -v, "w": v}
-                          for c, vs in lsd.items() for k, v in enumerate(vs)])
-    base = pd.DataFrame([{"clip": c, "cutoff": 4000.0, "method": m, "LSD": v}
-                         for c, v in {"a": 1.5, "b": 1.5, "c": 1.5}.items() for m in ("band replication", "input")])
+    cands = pd.DataFrame(
+        [
+            {"domain": "speech", "clip": c, "cutoff": 4000.0, "candidate": k, "LSD": v, "v": -v, "w": v}
+            for c, vs in lsd.items()
+            for k, v in enumerate(vs)
+        ]
+    )
+    base = pd.DataFrame(
+        [
+            {"clip": c, "cutoff": 4000.0, "method": m, "LSD": v}
+            for c, v in {"a": 1.5, "b": 1.5, "c": 1.5}.items()
+            for m in ("band replication", "input")
+        ]
+    )
     return cands, base
 
 
@@ -152,16 +173,29 @@ def test_baseline_table_scores_each_method_and_resumes(tmp_path):
     clip = ex.Clip("n", "sfx", "test", x, 24_000, None, None)
     df = ex.baseline_table([clip], [4000.0], log_path=tmp_path / "b.csv")
     lsd = df.set_index("method").LSD
-    assert set(lsd.index) == {"input", "band replication", "sbr", "band replication (oracle gain)", "sbr (oracle gain)",
-                              "noise fill (oracle)"}
+    assert set(lsd.index) == {
+        "input",
+        "band replication",
+        "sbr",
+        "band replication (oracle gain)",
+        "sbr (oracle gain)",
+        "noise fill (oracle)",
+    }
     assert lsd["band replication (oracle gain)"] <= lsd["band replication"] + 1e-9 and lsd["sbr"] < lsd["input"]
     again = ex.baseline_table([clip], [4000.0], log_path=tmp_path / "b.csv")
     assert len(again) == len(df)  # resumed, nothing added
 
 
-@pytest.mark.parametrize("low,high,expected", [(-0.3, -0.01, "better than"), (0.01, 0.2, "worse than"),
-                                               (-0.1, 0.1, "not distinguishable from"), (0.0, 0.2, "not distinguishable from"),
-                                               (np.nan, np.nan, "not distinguishable from")])
+@pytest.mark.parametrize(
+    "low,high,expected",
+    [
+        (-0.3, -0.01, "better than"),
+        (0.01, 0.2, "worse than"),
+        (-0.1, 0.1, "not distinguishable from"),
+        (0.0, 0.2, "not distinguishable from"),
+        (np.nan, np.nan, "not distinguishable from"),
+    ],
+)
 def test_verdict_branches_at_zero(low, high, expected):
     assert ex.verdict(low, high) == expected
 
@@ -185,10 +219,20 @@ def test_n_at_fraction_on_known_curves():
 
 
 def test_diminishing_returns_on_known_curves():
-    curves = pd.DataFrame({"selector": ["v"] * 3 + ["e"] * 3, "cutoff": [4000] * 6, "N": [1, 2, 4] * 2,
-                           "v": [0.0, 0.9, 1.0, 0, 0, 0], "a": [0, 0, 0, 0.0, 2.0, 2.0], "b": [0, 0, 0, 0.0, 0.0, 4.0],
-                           "-LSD": [-2.0, -1.8, -1.5, -2.0, -2.1, -2.2]})
-    out = ex.diminishing_returns(curves, {"v": "v", "e": ["a", "b"]}, pd.Series({"a": 1.0, "b": 2.0})).set_index("selector")
+    curves = pd.DataFrame(
+        {
+            "selector": ["v"] * 3 + ["e"] * 3,
+            "cutoff": [4000] * 6,
+            "N": [1, 2, 4] * 2,
+            "v": [0.0, 0.9, 1.0, 0, 0, 0],
+            "a": [0, 0, 0, 0.0, 2.0, 2.0],
+            "b": [0, 0, 0, 0.0, 0.0, 4.0],
+            "-LSD": [-2.0, -1.8, -1.5, -2.0, -2.1, -2.2],
+        }
+    )
+    out = ex.diminishing_returns(curves, {"v": "v", "e": ["a", "b"]}, pd.Series({"a": 1.0, "b": 2.0})).set_index(
+        "selector"
+    )
     assert out.loc["v", "n_frac"] == 2 and out.loc["v", "change_at_n_frac"] == pytest.approx(-0.2)
     assert out.loc["v", "change_at_max"] == pytest.approx(-0.5) and out.loc["v", "n_max"] == 4
     # the ensemble's own gain: mean of a/1 and b/2 = 1 at N=2, 2 at N=4: 90 % of 2 is first reached at N = 4
@@ -196,15 +240,30 @@ def test_diminishing_returns_on_known_curves():
 
 
 def test_searcher_table_pairs_by_clip_and_seed():
-    runs = pd.DataFrame([{"clip": c, "seed": s, "cutoff": 4000, "searcher": name, "verifier": "v", "nfe": 50,
-                          "candidates": k, "score": sc, "LSD": lsd}
-                         for (name, k, off) in (("random", 2, 0.0), ("zo", 1, -0.1))
-                         for c, s, sc, lsd in (("a", 0, 1.0, 2.0), ("b", 0, 2.0, 3.0), ("a", 1, 1.5, 2.5))
-                         for sc, lsd in [(sc - off, lsd + off + (0.05 if c == "b" else 0.0) * (name == "zo"))]])
+    runs = pd.DataFrame(
+        [
+            {
+                "clip": c,
+                "seed": s,
+                "cutoff": 4000,
+                "searcher": name,
+                "verifier": "v",
+                "nfe": 50,
+                "candidates": k,
+                "score": sc,
+                "LSD": lsd,
+            }
+            for (name, k, off) in (("random", 2, 0.0), ("zo", 1, -0.1))
+            for c, s, sc, lsd in (("a", 0, 1.0, 2.0), ("b", 0, 2.0, 3.0), ("a", 1, 1.5, 2.5))
+            for sc, lsd in [(sc - off, lsd + off + (0.05 if c == "b" else 0.0) * (name == "zo"))]
+        ]
+    )
     out = ex.searcher_table(runs).set_index("searcher")
     assert list(out.index) == ["random", "zo"] and (out.clips == 3).all()
     assert out.loc["random", "d_lsd"] == 0 and out.loc["zo", "candidates"] == 1
-    assert out.loc["zo", "d_lsd"] == pytest.approx((-0.1 - 0.05 - 0.1) / 3) and out.loc["zo", "d_score"] == pytest.approx(0.1)
+    assert out.loc["zo", "d_lsd"] == pytest.approx((-0.1 - 0.05 - 0.1) / 3) and out.loc[
+        "zo", "d_score"
+    ] == pytest.approx(0.1)
     assert out.loc["zo", "d_lsd_lo"] < out.loc["zo", "d_lsd"] < out.loc["zo", "d_lsd_hi"]
 
 
@@ -220,3 +279,24 @@ def test_sample_cost_grows_with_the_steps():
 def test_ci_width_ratio_uses_the_t_quantiles():
     assert ex.ci_width_ratio(3, 20) == pytest.approx((4.302653 / np.sqrt(3)) / (2.093024 / np.sqrt(20)), rel=1e-5)
     assert ex.ci_width_ratio(20, 20) == 1.0 and ex.ci_width_ratio(1000, 4000) == pytest.approx(2.0, rel=1e-2)
+
+
+def test_choose_verifier_takes_the_best_agreement_per_cutoff_and_never_a_flat_one():
+    cands, _ = _bars_tables()  # v agrees with -LSD on every clip, w disagrees
+    both = pd.concat([cands, cands.assign(cutoff=8000.0, v=-cands.v)])  # at 8 kHz v disagrees instead
+    both["flat"] = 1.0
+    assert ex.choose_verifier(both, ["flat", "w", "v"]) == {4000.0: "v", 8000.0: "w"}
+    assert ex.choose_verifier(both, ["flat"]) == {4000.0: "flat", 8000.0: "flat"}  # nothing to rank with: the first
+
+
+def test_choice_reason_states_the_clips_and_the_agreement():
+    agreement = pd.DataFrame(
+        {
+            "cutoff": [4000.0, 4000.0, 8000.0],
+            "verifier": ["v", "w", "w"],
+            "spearman": [0.5, -0.2, np.nan],
+            "inputs": [1, 1, 1],
+        }
+    )
+    text = ex.choice_reason({4000.0: "v", 8000.0: "w"}, agreement)
+    assert text.endswith("on 1 validation clip (mean within-input Spearman +0.50 and undefined)")

@@ -12,8 +12,10 @@ def test_a_missing_extra_skips_locally_and_fails_in_ci(monkeypatch):
     with pytest.raises(pytest.skip.Exception):
         skip_unless(False, "espeak-ng is not installed")
     monkeypatch.setenv("CI", "true")
-    for call, message in ((lambda: require("tsr_no_such_module"), "CI installs tsr_no_such_module"),
-                          (lambda: skip_unless(False, "espeak-ng is not installed"), "set-up is broken")):
+    for call, message in (
+        (lambda: require("tsr_no_such_module"), "CI installs tsr_no_such_module"),
+        (lambda: skip_unless(False, "espeak-ng is not installed"), "set-up is broken"),
+    ):
         with pytest.raises(BaseException) as outcome:  # any outcome, so that a skip here fails this test, not skips it
             call()
         assert outcome.type is pytest.fail.Exception and message in str(outcome.value)

@@ -10,11 +10,13 @@ SR = 24_000
 
 def numpy_lsd(ref, est, n_fft=2048, hop=512, lo=None, hi=None, sr=SR):
     """Reference implementation written from the definition: centred frames, reflect padding, periodic Hann."""
+
     def logpow(x):
         x = np.pad(x.astype(np.float64), n_fft // 2, mode="reflect")
         win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
         frames = np.stack([x[i : i + n_fft] * win for i in range(0, len(x) - n_fft + 1, hop)])
         return np.log10(np.maximum(np.abs(np.fft.rfft(frames, axis=1)) ** 2, 1e-8))
+
     d = (logpow(ref) - logpow(est)) ** 2
     f = np.arange(n_fft // 2 + 1) * sr / n_fft
     m = np.ones_like(f, dtype=bool)

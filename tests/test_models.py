@@ -95,7 +95,9 @@ def test_long_input_is_chunked_and_reproducible(random_model, speechlike):
     from tsrlib.upsample import upsample
 
     x = audio.degrade(np.tile(speechlike, 3), SR, 4000)  # 9 s, chunks of 4 s with 1 s overlap
-    a = upsample(random_model, x, SR, cutoff_hz=4000, seed=2, indices=(0, 1), steps=2, chunk_seconds=4, overlap_seconds=1)
+    a = upsample(
+        random_model, x, SR, cutoff_hz=4000, seed=2, indices=(0, 1), steps=2, chunk_seconds=4, overlap_seconds=1
+    )
     b = upsample(random_model, x, SR, cutoff_hz=4000, seed=2, indices=(1,), steps=2, chunk_seconds=4, overlap_seconds=1)
     assert a.audio.shape == (2, len(x))
     np.testing.assert_allclose(a.audio[1], b.audio[0], atol=1e-5)
@@ -157,7 +159,9 @@ def test_band_code_starts_silent_then_steers_each_candidate_alone(speechlike):
     cond = coded.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
     x = sampler.CandidateNoise(seed=0, indices=range(3)).initial(coded.noise_shape(cond))
     t = torch.full((3,), 0.9)
-    torch.testing.assert_close(coded.denoise(x, t, cond)[0], plain.denoise(x, t, cond)[0])  # zero-initialised: no change
+    torch.testing.assert_close(
+        coded.denoise(x, t, cond)[0], plain.denoise(x, t, cond)[0]
+    )  # zero-initialised: no change
     torch.nn.init.normal_(coded.net.code[2].weight, std=0.1)
     mask = cond.features["mask"].expand(3, -1)
     flipped = tiny.write_band_code(x, mask, -tiny.read_band_code(x, mask))

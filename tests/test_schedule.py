@@ -15,11 +15,16 @@ def test_variance_preserving_and_endpoints():
 
 def test_v_round_trip_recovers_x0_and_noise():
     g = torch.Generator().manual_seed(0)
-    x0, noise = torch.randn(4, 3, 5, generator=g, dtype=torch.float64), torch.randn(4, 3, 5, generator=g, dtype=torch.float64)
+    x0, noise = (
+        torch.randn(4, 3, 5, generator=g, dtype=torch.float64),
+        torch.randn(4, 3, 5, generator=g, dtype=torch.float64),
+    )
     t = torch.tensor([0.1, 0.4, 0.7, 0.95], dtype=torch.float64)
     x_t = schedule.add_noise(x0, noise, t)
     for i in range(4):
-        x0_hat, eps_hat = schedule.x0_eps_from_v(x_t[i : i + 1], schedule.v_target(x0, noise, t)[i : i + 1], float(t[i]))
+        x0_hat, eps_hat = schedule.x0_eps_from_v(
+            x_t[i : i + 1], schedule.v_target(x0, noise, t)[i : i + 1], float(t[i])
+        )
         torch.testing.assert_close(x0_hat[0], x0[i])
         torch.testing.assert_close(eps_hat[0], noise[i])
 

@@ -29,7 +29,7 @@ class HighBand(Verifier):
     def _evaluate(self, x, sr, ctx):
         spec = np.abs(np.fft.rfft(x, axis=1)) ** 2
         f = np.fft.rfftfreq(x.shape[1], 1 / sr)
-        return {"hf": 10 * np.log10(spec[:, f >= 4000].mean(axis=1)), "rms": np.sqrt((x ** 2).mean(axis=1))}
+        return {"hf": 10 * np.log10(spec[:, f >= 4000].mean(axis=1)), "rms": np.sqrt((x**2).mean(axis=1))}
 
 
 class Closeness(Verifier):
@@ -78,16 +78,22 @@ def test_a_reused_context_is_left_as_the_caller_gave_it(model, lr):
     noise = (0.1 * np.random.default_rng(7).standard_normal(SR)).astype(np.float32)
     other = tsa.degrade(noise, SR, 6000.0, "cheby1")
     again = RandomSearch(n=2, steps=STEPS).run(model, other, HighBand(), seed=1, context=ctx)
-    fresh = RandomSearch(n=2, steps=STEPS).run(model, other, HighBand(), seed=1, context=Context(transcript="any words"))
+    fresh = RandomSearch(n=2, steps=STEPS).run(
+        model, other, HighBand(), seed=1, context=Context(transcript="any words")
+    )
     assert again.cutoff_hz == fresh.cutoff_hz != first.cutoff_hz
     np.testing.assert_array_equal(again.audio, fresh.audio)
 
 
-@pytest.mark.parametrize("searcher", [
-    RandomSearch(n=3, steps=STEPS, eta=0.5, batch_size=2),
-    ZeroOrderSearch(n=2, lam=0.2, rounds=2, neighbourhood="ball", on_stall="restart", steps=STEPS, solver="heun"),
-    SearchOverPaths(n=2, m=3, delta_f=1, delta_b=2, first=3, steps=STEPS),
-], ids=["random", "zero-order", "paths"])
+@pytest.mark.parametrize(
+    "searcher",
+    [
+        RandomSearch(n=3, steps=STEPS, eta=0.5, batch_size=2),
+        ZeroOrderSearch(n=2, lam=0.2, rounds=2, neighbourhood="ball", on_stall="restart", steps=STEPS, solver="heun"),
+        SearchOverPaths(n=2, m=3, delta_f=1, delta_b=2, first=3, steps=STEPS),
+    ],
+    ids=["random", "zero-order", "paths"],
+)
 def test_a_report_rebuilds_its_searcher_and_reruns_its_search(model, lr, searcher):
     from tsrlib.search import Searcher
 
@@ -95,6 +101,7 @@ def test_a_report_rebuilds_its_searcher_and_reruns_its_search(model, lr, searche
     res = sized.run(model, lr, HighBand(), seed=4)
     report = json.loads(json.dumps(res.to_json()))
     again = Searcher.from_config(report["searcher"])
+
     def settings(s):  # every attribute, not only those to_config names
         return {k: v for k, v in vars(s).items() if k != "cache"}
 
@@ -133,8 +140,9 @@ def test_zero_order_keeps_its_pivot_or_restarts_when_nothing_improves(model, lr)
     stay = ZeroOrderSearch(n=2, rounds=2, steps=STEPS).run(model, lr, Closeness(pivot), cutoff_hz=4000.0)
     assert stay.chosen == 0 and not any(h["moved"] for h in stay.history)
     assert {c.parent for c in stay.candidates[1:]} == {0}
-    restart = ZeroOrderSearch(n=2, rounds=3, steps=STEPS, on_stall="restart").run(model, lr, Closeness(pivot),
-                                                                                 cutoff_hz=4000.0)
+    restart = ZeroOrderSearch(n=2, rounds=3, steps=STEPS, on_stall="restart").run(
+        model, lr, Closeness(pivot), cutoff_hz=4000.0
+    )
     restarts = [c for c in restart.candidates if c.noise.startswith("restart")]
     assert len(restarts) >= 1 and restart.chosen == 0  # the first pivot still wins the final comparison
     assert restart.nfe == ZeroOrderSearch(n=2, rounds=3, steps=STEPS).nfe(restarts=len(restarts))
@@ -149,7 +157,7 @@ def test_neighbourhoods_differ_in_norm():
     g = torch.Generator().manual_seed(0)
     pivot, eps, u = torch.randn(4000, generator=g), torch.randn(64, 4000, generator=g), torch.rand(64, generator=g)
     shell, ball = neighbours(pivot, eps, u, 0.5, "shell"), neighbours(pivot, eps, u, 0.5, "ball")
-    d = 4000 ** 0.5
+    d = 4000**0.5
     assert shell.norm(dim=1).mean() / d == pytest.approx(1.0, abs=0.03)
     assert ball.norm(dim=1).mean() / d == pytest.approx((1 + 0.25) ** 0.5, abs=0.03)
     assert (ball - pivot).norm(dim=1).max() / d <= 0.5 + 1e-6
@@ -174,9 +182,14 @@ def test_paths_nfe_matches_closed_form(model, lr):
     assert [h["level"] for h in res.history] == [4, 6, 8]
 
 
-@pytest.mark.parametrize("searcher", [RandomSearch(n=3, steps=STEPS, eta=1.0),
-                                      ZeroOrderSearch(n=2, rounds=1, steps=STEPS, eta=1.0),
-                                      SearchOverPaths(n=2, m=2, delta_f=1, delta_b=2, steps=STEPS, eta=1.0)])
+@pytest.mark.parametrize(
+    "searcher",
+    [
+        RandomSearch(n=3, steps=STEPS, eta=1.0),
+        ZeroOrderSearch(n=2, rounds=1, steps=STEPS, eta=1.0),
+        SearchOverPaths(n=2, m=2, delta_f=1, delta_b=2, steps=STEPS, eta=1.0),
+    ],
+)
 def test_same_seed_same_result(model, lr, searcher):
     a = searcher.run(model, lr, HighBand(), seed=7, cutoff_hz=4000.0)
     b = searcher.run(model, lr, HighBand(), seed=7, cutoff_hz=4000.0)
@@ -219,12 +232,40 @@ def test_bad_search_arguments_are_clear(model, lr):
 
 def test_cli_search_none_is_candidate_zero_of_random_search(tmp_path, lr):
     tsa.save(tmp_path / "lr.wav", lr, SR, subtype="FLOAT")
-    base = [sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "lr.wav"), "--steps", str(STEPS),
-            "--seed", "4", "--cutoff", "4000"]
+    base = [
+        sys.executable,
+        "-m",
+        "tsrlib.cli",
+        "upsample",
+        str(tmp_path / "lr.wav"),
+        "--steps",
+        str(STEPS),
+        "--seed",
+        "4",
+        "--cutoff",
+        "4000",
+    ]
     subprocess.run(base + ["-o", str(tmp_path / "none.wav")], check=True, capture_output=True)
-    out = subprocess.run(base + ["-o", str(tmp_path / "rand.wav"), "--search", "random", "--n", "3", "--verifier",
-                                 "continuity", "--report", str(tmp_path / "r.json"), "--save-candidates",
-                                 str(tmp_path / "c")], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        base
+        + [
+            "-o",
+            str(tmp_path / "rand.wav"),
+            "--search",
+            "random",
+            "--n",
+            "3",
+            "--verifier",
+            "continuity",
+            "--report",
+            str(tmp_path / "r.json"),
+            "--save-candidates",
+            str(tmp_path / "c"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["nfe"] == 3 * STEPS and len(rep["candidates"]) == 3 and rep["cutoff_hz"] == 4000.0
     assert json.loads(out.stdout)["chosen"] == rep["chosen"]
@@ -241,9 +282,30 @@ def test_cli_search_without_a_verifier_uses_the_default_and_mbr_picks_the_medoid
     from tsrlib.verifiers import DEFAULT, Context, get_verifier
 
     tsa.save(tmp_path / "lr.wav", lr, SR, subtype="FLOAT")
-    out = subprocess.run([sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "lr.wav"), "--steps", str(STEPS),
-                          "--cutoff", "4000", "-o", str(tmp_path / "o.wav"), "--search", "random", "--n", "4",
-                          "--save-candidates", str(tmp_path / "c")], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tsrlib.cli",
+            "upsample",
+            str(tmp_path / "lr.wav"),
+            "--steps",
+            str(STEPS),
+            "--cutoff",
+            "4000",
+            "-o",
+            str(tmp_path / "o.wav"),
+            "--search",
+            "random",
+            "--n",
+            "4",
+            "--save-candidates",
+            str(tmp_path / "c"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert f"--verifier {DEFAULT}" in out.stderr and json.loads(out.stdout)["verifier"] == DEFAULT
     cands = np.stack([tsa.load(tmp_path / "c" / f"candidate-{k:04d}.wav", sr=None)[0] for k in range(4)])
     # an independent expectation from the metric itself: the candidate nearest the others on average (LSD-HF)

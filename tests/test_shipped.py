@@ -94,7 +94,9 @@ def test_upsample_cli_is_reproducible_and_resamples(speech_clip, tmp_path):
     sf.write(src, audio.resample(audio.degrade(speech_clip, SR, 4000), SR, 8000), 8000)  # telephone-band input
     cmd = [sys.executable, "-m", "tsrlib.cli", "upsample", src, "--steps", "6", "--seed", "3"]
     r1 = subprocess.run([*map(str, cmd), "-o", str(tmp_path / "a.wav")], capture_output=True, text=True)
-    r2 = subprocess.run([*map(str, cmd), "-o", str(tmp_path / "b.wav"), "--sr", "48000"], capture_output=True, text=True)
+    r2 = subprocess.run(
+        [*map(str, cmd), "-o", str(tmp_path / "b.wav"), "--sr", "48000"], capture_output=True, text=True
+    )
     subprocess.run([*map(str, cmd), "-o", str(tmp_path / "c.wav")], check=True, capture_output=True)
     assert r1.returncode == 0 and r2.returncode == 0, r1.stderr + r2.stderr
     info = json.loads(r1.stdout)
@@ -109,9 +111,25 @@ def test_upsample_cli_is_reproducible_and_resamples(speech_clip, tmp_path):
 
 def test_upsample_cli_errors(tmp_path):
     sf.write(tmp_path / "x.wav", np.zeros(8000, np.float32), 8000)
-    r = subprocess.run([sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "x.wav"), "-o", str(tmp_path / "o.wav")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "x.wav"), "-o", str(tmp_path / "o.wav")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "silent" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "x.wav"), "-o", str(tmp_path / "o.wav"),
-                        "--model", str(tmp_path / "none.safetensors")], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tsrlib.cli",
+            "upsample",
+            str(tmp_path / "x.wav"),
+            "-o",
+            str(tmp_path / "o.wav"),
+            "--model",
+            str(tmp_path / "none.safetensors"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "tsr train" in r.stderr

@@ -14,8 +14,21 @@ from tsrlib.train.timesteps import UniformTimesteps
 
 
 def config(corpus, out, **kw):
-    base = dict(manifest=str(corpus / "manifest.csv"), out=str(out), steps=6, batch=2, segment_seconds=0.25, hidden=16,
-                val_every=6, ckpt_every=3, log_every=2, val_clips=1, seed=3, device="cpu", warmup=2)
+    base = dict(
+        manifest=str(corpus / "manifest.csv"),
+        out=str(out),
+        steps=6,
+        batch=2,
+        segment_seconds=0.25,
+        hidden=16,
+        val_every=6,
+        ckpt_every=3,
+        log_every=2,
+        val_clips=1,
+        seed=3,
+        device="cpu",
+        warmup=2,
+    )
     return trainer.TrainConfig.from_options(**{**base, **kw})
 
 
@@ -54,16 +67,43 @@ def test_plug_in_points_are_called(tiny_corpus, tmp_path):
         seen["features"] = [f.shape for f in ctx.features]
         return 0.0 * ctx.pred.mean()
 
-    trainer.train(config(tiny_corpus, tmp_path / "d", steps=2, val_every=100), timestep_sampler=Recording(),
-                  extra_losses=[extra], log=lambda m: None)
+    trainer.train(
+        config(tiny_corpus, tmp_path / "d", steps=2, val_every=100),
+        timestep_sampler=Recording(),
+        extra_losses=[extra],
+        log=lambda m: None,
+    )
     assert len(seen["t"]) == 2 and seen["t"][0].shape == (2,)
     assert seen["features"] and all(s[:2] == (2, 16) for s in seen["features"])
 
 
 def test_regression_mode_and_export_through_the_cli(tiny_corpus, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "tsrlib.cli", "train", "--manifest", tiny_corpus / "manifest.csv", "--out",
-                          tmp_path / "r", "--mode", "regression", "--steps", "2", "--batch", "2", "--hidden", "16",
-                          "--device", "cpu", "--export", tmp_path / "r.safetensors"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tsrlib.cli",
+            "train",
+            "--manifest",
+            tiny_corpus / "manifest.csv",
+            "--out",
+            tmp_path / "r",
+            "--mode",
+            "regression",
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--hidden",
+            "16",
+            "--device",
+            "cpu",
+            "--export",
+            tmp_path / "r.safetensors",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["exported"].endswith("r.safetensors")
     from tsrlib.models import tiny
@@ -98,8 +138,10 @@ def test_init_starts_from_given_weights(tiny_corpus, tmp_path):
     assert any("initialised from" in m for m in messages)
     torch.testing.assert_close(weights(second), weights(first), atol=0, rtol=0)
     with pytest.raises(ValueError, match="config"):
-        trainer.train(config(tiny_corpus, tmp_path / "c", steps=0, hidden=8, init=str(tmp_path / "first.safetensors")),
-                      log=lambda m: None)
+        trainer.train(
+            config(tiny_corpus, tmp_path / "c", steps=0, hidden=8, init=str(tmp_path / "first.safetensors")),
+            log=lambda m: None,
+        )
 
 
 def test_band_code_batches_carry_the_gain_and_tilt_they_drew(tiny_corpus, monkeypatch):
@@ -111,15 +153,25 @@ def test_band_code_batches_carry_the_gain_and_tilt_they_drew(tiny_corpus, monkey
 
     drawn = []
     real = data.reshape_band
-    monkeypatch.setattr(data, "reshape_band", lambda band, sr, c, g, tilt: drawn.append((g, tilt)) or real(band, sr, c, g, tilt))
-    s = data.SegmentSampler(tiny_corpus / "manifest.csv", "train", segment_seconds=0.25, hf_gain_db=8.0, hf_tilt_db=3.0,
-                            band_code=True)
+    monkeypatch.setattr(
+        data, "reshape_band", lambda band, sr, c, g, tilt: drawn.append((g, tilt)) or real(band, sr, c, g, tilt)
+    )
+    s = data.SegmentSampler(
+        tiny_corpus / "manifest.csv", "train", segment_seconds=0.25, hf_gain_db=8.0, hf_tilt_db=3.0, band_code=True
+    )
     b = s.batch(6, np.random.default_rng(0))
     assert b.code.shape == (6, 2) and len(drawn) == 6
-    for (g, tilt), z in zip(drawn, b.code.double().numpy()):  # the gain and tilt are the codes' normal quantiles, scaled
+    for (g, tilt), z in zip(
+        drawn, b.code.double().numpy()
+    ):  # the gain and tilt are the codes' normal quantiles, scaled
         assert g == pytest.approx(8.0 * math.erf(z[0] / math.sqrt(2)), abs=1e-5)
         assert tilt == pytest.approx(3.0 * math.erf(z[1] / math.sqrt(2)), abs=1e-5)
-    assert data.SegmentSampler(tiny_corpus / "manifest.csv", "train", segment_seconds=0.25).batch(2, np.random.default_rng(0)).code is None
+    assert (
+        data.SegmentSampler(tiny_corpus / "manifest.csv", "train", segment_seconds=0.25)
+        .batch(2, np.random.default_rng(0))
+        .code
+        is None
+    )
 
 
 def test_band_code_fine_tune_starts_from_plain_weights_and_writes_the_code(tiny_corpus, tmp_path, monkeypatch):
@@ -130,8 +182,15 @@ def test_band_code_fine_tune_starts_from_plain_weights_and_writes_the_code(tiny_
     seen = []
     real = trainer.write_band_code
     monkeypatch.setattr(trainer, "write_band_code", lambda n, m, c: seen.append(c) or real(n, m, c))
-    cfg = config(tiny_corpus, tmp_path / "b", steps=2, init=str(tmp_path / "first.safetensors"), band_code=True,
-                 hf_tilt_db=2.0, val_every=10**6)
+    cfg = config(
+        tiny_corpus,
+        tmp_path / "b",
+        steps=2,
+        init=str(tmp_path / "first.safetensors"),
+        band_code=True,
+        hf_tilt_db=2.0,
+        val_every=10**6,
+    )
     coded = trainer.train(cfg, log=lambda m: None)
     assert coded.cfg.band_code and len(seen) == 2 and seen[0].shape == (2, 2)
     coded.save(tmp_path / "coded.safetensors")
@@ -140,11 +199,13 @@ def test_band_code_fine_tune_starts_from_plain_weights_and_writes_the_code(tiny_
 
 def test_a_fine_tune_exports_its_starting_point_provenance_too(tiny_corpus, tmp_path):
     base_cfg = config(tiny_corpus, tmp_path / "a", steps=4)
-    trainer.export_with_provenance(trainer.train(base_cfg, log=lambda m: None), base_cfg, tmp_path / "base.safetensors",
-                                   "tsr train (base)")
+    trainer.export_with_provenance(
+        trainer.train(base_cfg, log=lambda m: None), base_cfg, tmp_path / "base.safetensors", "tsr train (base)"
+    )
     ft_cfg = config(tiny_corpus, tmp_path / "b", steps=2, init=str(tmp_path / "base.safetensors"), band_code=True)
-    trainer.export_with_provenance(trainer.train(ft_cfg, log=lambda m: None), ft_cfg, tmp_path / "ft.safetensors",
-                                   "tsr train (fine-tune)")
+    trainer.export_with_provenance(
+        trainer.train(ft_cfg, log=lambda m: None), ft_cfg, tmp_path / "ft.safetensors", "tsr train (fine-tune)"
+    )
     base = json.loads((tmp_path / "base.json").read_text())
     ft = json.loads((tmp_path / "ft.json").read_text())
     assert ft["init"] == base and ft["command"] == "tsr train (fine-tune)"
@@ -165,13 +226,17 @@ def test_a_fine_tune_of_a_shipped_model_by_name_carries_its_provenance(tiny_corp
 def test_configs_round_trip_and_default_to_the_shipped_network(tmp_path):
     from dataclasses import replace
 
-    for name, differs in [("tiny", {"band_code"}), ("regression", {"mode"}),
-                          ("tiny-real", {"band_code", "prior", "silence_gate_db"})]:
+    for name, differs in [
+        ("tiny", {"band_code"}),
+        ("regression", {"mode"}),
+        ("tiny-real", {"band_code", "prior", "silence_gate_db"}),
+    ]:
         shipped = tiny.load(name).cfg
         assert tiny.ModelConfig.from_dict(json.loads(json.dumps(shipped.to_dict()))) == shipped
         assert {k for k in shipped.to_dict() if getattr(shipped, k) != getattr(tiny.ModelConfig(), k)} == differs
-    cfg = trainer.TrainConfig.from_options(manifest="m.csv", out=str(tmp_path), hidden=16, band_code=True, steps=9,
-                                           prior_smoothing=(1, 3))
+    cfg = trainer.TrainConfig.from_options(
+        manifest="m.csv", out=str(tmp_path), hidden=16, band_code=True, steps=9, prior_smoothing=(1, 3)
+    )
     assert cfg.model == tiny.ModelConfig(hidden=16, band_code=True, prior_smoothing=(1, 3)) and cfg.steps == 9
     assert trainer.TrainConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ValueError, match="unknown model config keys \\['hiden'\\]"):

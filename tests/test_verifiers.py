@@ -30,7 +30,7 @@ def _speak(text: str, speaker: str) -> np.ndarray:
 
 def _noisy(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     n = np.random.default_rng(seed).standard_normal(len(x)).astype(np.float32)
-    n *= np.sqrt(np.mean(x ** 2) / np.mean(n ** 2)) * 10 ** (-snr_db / 20)
+    n *= np.sqrt(np.mean(x**2) / np.mean(n**2)) * 10 ** (-snr_db / 20)
     return np.clip(x + n, -1, 1).astype(np.float32)
 
 
@@ -41,8 +41,12 @@ def _stack(*rows: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------- ensemble
 def test_rank_aggregate_on_hand_made_table():
-    table = np.array([[0.9, 0.1, 0.5, 0.5],     # ranks 4, 1, 2.5, 2.5 (a tie)
-                      [-3.0, -1.0, -2.0, -4.0]])  # ranks 2, 4, 3, 1
+    table = np.array(
+        [
+            [0.9, 0.1, 0.5, 0.5],  # ranks 4, 1, 2.5, 2.5 (a tie)
+            [-3.0, -1.0, -2.0, -4.0],
+        ]
+    )  # ranks 2, 4, 3, 1
     np.testing.assert_allclose(rank_aggregate(table), [3.0, 2.5, 2.75, 1.75])
     assert int(np.argmax(rank_aggregate(table))) == 0
 
@@ -193,9 +197,21 @@ def test_cli_score_prints_every_axis(tmp_path, noise):
     lr = tsa.degrade(noise, sr, 4000.0, "cheby1")
     for name, x in {"ref": noise, "lr": lr, "half": noise * 0.5}.items():
         tsa.save(tmp_path / f"{name}.wav", x, sr, subtype="FLOAT")
-    cmd = [sys.executable, "-m", "tsrlib.cli", "score", str(tmp_path / "ref.wav"), str(tmp_path / "half.wav"),
-           str(tmp_path / "lr.wav"), "--verifier", "ensemble:lsd,continuity", "--reference", str(tmp_path / "ref.wav"),
-           "--input", str(tmp_path / "lr.wav")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tsrlib.cli",
+        "score",
+        str(tmp_path / "ref.wav"),
+        str(tmp_path / "half.wav"),
+        str(tmp_path / "lr.wav"),
+        "--verifier",
+        "ensemble:lsd,continuity",
+        "--reference",
+        str(tmp_path / "ref.wav"),
+        "--input",
+        str(tmp_path / "lr.wav"),
+    ]
     out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     rows = out["candidates"]
     assert [r["file"].split("/")[-1] for r in rows] == ["ref.wav", "half.wav", "lr.wav"]

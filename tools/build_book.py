@@ -53,7 +53,7 @@ def vendor_js() -> Path:
             with tarfile.open(Path(tmp) / out.stdout.strip().splitlines()[-1]) as tar:
                 for m in tar.getmembers():
                     if m.isfile() and m.name.startswith(src) and not m.name.endswith(".map"):
-                        rel = dst + m.name[len(src):] if src.endswith("/") else dst
+                        rel = dst + m.name[len(src) :] if src.endswith("/") else dst
                         target = VENDOR / rel
                         target.parent.mkdir(parents=True, exist_ok=True)
                         target.write_bytes(tar.extractfile(m).read())
@@ -82,16 +82,16 @@ def parse_params(pairs: list[str]) -> dict:
     return out
 
 
-def fold_injected_parameters(path: Path) -> None:
-    """Fold the cell papermill injects (the build's own paths) into a closed toggle: a reader sees the chapter's
-    parameters cell first, and can still open what this build passed."""
+def drop_injected_parameters(path: Path) -> None:
+    """Tag the cell papermill injects (this build's paths) ``remove-cell``: the page shows the chapter's parameters
+    cell once, which tells a reader how to rerun it, and no second copy."""
     import nbformat
 
     nb = nbformat.read(path, 4)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "hide-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "hide-cell"]
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
     nbformat.write(nb, path)
 
 
@@ -100,8 +100,12 @@ def main() -> None:
     ap.add_argument("--size", default="small", help="corpus size the chapters read (tiny for a quick build)")
     ap.add_argument("--out", default=str(ROOT), help="the site goes to OUT/_build/html")
     ap.add_argument("-p", "--param", action="append", default=[], help="papermill parameter k=v for every chapter")
-    ap.add_argument("--only", action="append", default=[],
-                    help="execute only chapters whose file contains this; others keep their last executed copy")
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="execute only chapters whose file contains this; others keep their last executed copy",
+    )
     args = ap.parse_args()
 
     import papermill
@@ -126,9 +130,11 @@ def main() -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     # sweep logs live beside the site they feed: a test build in a scratch folder never shares rows with the book's
     results = out / "_build" / "results"
-    params = {"corpus_dir": corpus_dir.relative_to(ROOT).as_posix(),
-              "results_dir": results.relative_to(ROOT).as_posix() if results.is_relative_to(ROOT) else str(results),
-              **parse_params(args.param)}
+    params = {
+        "corpus_dir": corpus_dir.relative_to(ROOT).as_posix(),
+        "results_dir": results.relative_to(ROOT).as_posix() if results.is_relative_to(ROOT) else str(results),
+        **parse_params(args.param),
+    }
     for name in chapters(toc):
         src = next(ROOT.glob(name + ".*"))
         dst = stage / src.relative_to(ROOT)
@@ -140,9 +146,16 @@ def main() -> None:
             continue
         t = time.time()
         print(f"book: executing {src.relative_to(ROOT)}", flush=True)
-        papermill.execute_notebook(str(src), str(dst), parameters=params, cwd=str(ROOT), kernel_name="python3",
-                                   progress_bar=False, report_mode=False)
-        fold_injected_parameters(dst)
+        papermill.execute_notebook(
+            str(src),
+            str(dst),
+            parameters=params,
+            cwd=str(ROOT),
+            kernel_name="python3",
+            progress_bar=False,
+            report_mode=False,
+        )
+        drop_injected_parameters(dst)
         print(f"book: {src.name} took {time.time() - t:.0f} s", flush=True)
     jb = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jb), "build", str(stage), "--path-output", str(out)], check=True)

@@ -49,8 +49,17 @@ def fine_tuned(name: str, overrides: dict | str, out: Path, manifest: str, steps
         return tiny.load(base)
     path = out / f"{name.replace(' ', '_').replace(',', '').replace('/', '-')}.safetensors"
     if not path.is_file():
-        cfg = TrainConfig.from_options(manifest=manifest, out=str(path.with_suffix("")), steps=steps, lr=3e-4, warmup=50, init=str(base),
-                                       val_every=10**9, ckpt_every=100, **overrides)
+        cfg = TrainConfig.from_options(
+            manifest=manifest,
+            out=str(path.with_suffix("")),
+            steps=steps,
+            lr=3e-4,
+            warmup=50,
+            init=str(base),
+            val_every=10**9,
+            ckpt_every=100,
+            **overrides,
+        )
         train(cfg, log=lambda m: None).save(path)
     return tiny.load(path)
 
@@ -70,7 +79,9 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=4)
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--steps", type=int, default=800, help="fine-tuning steps per variant")
-    ap.add_argument("--base", type=Path, default=Path("runs/tiny-base.safetensors"), help="weights the variants start from")
+    ap.add_argument(
+        "--base", type=Path, default=Path("runs/tiny-base.safetensors"), help="weights the variants start from"
+    )
     args = ap.parse_args()
     log = ResultLog(args.out / "headroom.csv", ["variant", "clip", "cutoff"])
     paths = mf.load(args.manifest, split="test").query("domain == 'speech'").abspath[: args.clips]
@@ -87,14 +98,29 @@ def main() -> None:
                 cands = audio["diffusion"]
                 frame_sd, clip_sd = hf_level_spread(cands, model.sr, cutoff)
                 fill = rows[rows.method == "noise fill (oracle)"].LSD.iloc[0]
-                log.append(pd.DataFrame([dict(variant=name, clip=Path(p).stem, cutoff=cutoff, mean=lsd.mean(), best=lsd.min(),
-                                              fill=fill, level_sd_frame_db=frame_sd, level_sd_clip_db=clip_sd,
-                                              level_gap_db=np.mean([band_level_db(c, model.sr, cutoff + 300) for c in cands])
-                                              - band_level_db(ref, model.sr, cutoff + 300))]))
+                log.append(
+                    pd.DataFrame(
+                        [
+                            dict(
+                                variant=name,
+                                clip=Path(p).stem,
+                                cutoff=cutoff,
+                                mean=lsd.mean(),
+                                best=lsd.min(),
+                                fill=fill,
+                                level_sd_frame_db=frame_sd,
+                                level_sd_clip_db=clip_sd,
+                                level_gap_db=np.mean([band_level_db(c, model.sr, cutoff + 300) for c in cands])
+                                - band_level_db(ref, model.sr, cutoff + 300),
+                            )
+                        ]
+                    )
+                )
                 print(f"{name} | {Path(p).stem} {cutoff} Hz: mean {lsd.mean():.3f} best {lsd.min():.3f}", flush=True)
     df = log.frame().assign(headroom_pct=lambda d: 100 * (1 - d.best / d["mean"]))
-    table = df.groupby(["variant", "cutoff"], sort=False)[["mean", "best", "fill", "headroom_pct", "level_sd_frame_db",
-                                                            "level_sd_clip_db"]].mean()
+    table = df.groupby(["variant", "cutoff"], sort=False)[
+        ["mean", "best", "fill", "headroom_pct", "level_sd_frame_db", "level_sd_clip_db"]
+    ].mean()
     print(table.round(3).to_string())
 
 

@@ -60,8 +60,10 @@ def main() -> None:
                 names,
                 steps=a.steps,
                 cache_dir=out / "cache",
-                log_path=out / experiments.sweep_name(f"candidates-{domain}", model=model, verifiers=names, n=a.n,
-                                                      steps=a.steps, cutoffs=cutoffs),
+                log_path=out
+                / experiments.sweep_name(
+                    f"candidates-{domain}", model=model, verifiers=names, n=a.n, steps=a.steps, cutoffs=cutoffs
+                ),
             )
         )
         base_log = out / experiments.sweep_name(f"baselines-{domain}", cutoffs=cutoffs)

@@ -68,7 +68,9 @@ def check_audio(audio: np.ndarray, sr: int, *, name: str = "audio", allow_silent
         raise AudioInputError(f"{name}: the audio is silent (RMS below {SILENCE_DBFS:.0f} dBFS)")
     clipped = float(np.mean(np.abs(x) >= 0.999))
     if clipped > 0.01:
-        warnings.warn(f"{name}: {100 * clipped:.1f}% of samples are at full scale; the input looks clipped", stacklevel=2)
+        warnings.warn(
+            f"{name}: {100 * clipped:.1f}% of samples are at full scale; the input looks clipped", stacklevel=2
+        )
     return x
 
 
@@ -178,7 +180,9 @@ class Loudness:
         return (np.asarray(audio, dtype=np.float32) * np.float32(10 ** (-self.gain_db / 20))).astype(np.float32)
 
 
-def normalize_loudness(audio: np.ndarray, target_dbfs: float = -23.0, peak_limit: float = 0.99) -> tuple[np.ndarray, Loudness]:
+def normalize_loudness(
+    audio: np.ndarray, target_dbfs: float = -23.0, peak_limit: float = 0.99
+) -> tuple[np.ndarray, Loudness]:
     """Scale ``audio [T]`` to an RMS level of ``target_dbfs`` (dBFS), never past ``peak_limit``.
 
     Returns ``(scaled audio, Loudness)``; ``Loudness.undo`` restores the original level exactly.

@@ -17,7 +17,9 @@ import typer
 from tsrlib import audio
 from tsrlib.errors import ConfigError, TsrError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Inference-time scaling for diffusion audio super-resolution.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Inference-time scaling for diffusion audio super-resolution."
+)
 data_app = typer.Typer(no_args_is_help=True, help="Build or index audio corpora.")
 app.add_typer(data_app, name="data")
 
@@ -42,8 +44,15 @@ def degrade(
     if sr is not None:
         y = audio.resample(y, file_sr, sr)
     audio.save(output, y, sr or file_sr)
-    _echo_json({"output": str(output), "cutoff_hz": cutoff, "filter": filter, "sample_rate": sr or file_sr,
-                "num_samples": len(y)})
+    _echo_json(
+        {
+            "output": str(output),
+            "cutoff_hz": cutoff,
+            "filter": filter,
+            "sample_rate": sr or file_sr,
+            "num_samples": len(y),
+        }
+    )
 
 
 @app.command()
@@ -51,7 +60,9 @@ def lsd(
     reference: Path = typer.Argument(..., help="Full-band reference audio."),
     estimate: Path = typer.Argument(..., help="Audio to evaluate."),
     sr: int = typer.Option(audio.MODEL_SR, "--sr", help="Evaluation rate in Hz; both files are resampled to it."),
-    cutoff: Optional[float] = typer.Option(None, "--cutoff", help="Also report LSD-HF and LSD-LF around this frequency (Hz)."),
+    cutoff: Optional[float] = typer.Option(
+        None, "--cutoff", help="Also report LSD-HF and LSD-LF around this frequency (Hz)."
+    ),
 ) -> None:
     """Log-spectral distance between two files (n_fft 2048, hop 512, log10 power), as JSON."""
     from tsrlib import metrics  # torch loads only for the commands that need it
@@ -88,8 +99,11 @@ def upsample(
     seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU if any, else cpu), cpu, cuda, cuda:N or mps."),
     sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the model's, 24000)."),
-    model: str = typer.Option("tiny-real", "--model", help="tiny-real or tiny (diffusion), regression, band-replication "
-                              "or sbr (DSP), or a .safetensors path."),
+    model: str = typer.Option(
+        "tiny-real",
+        "--model",
+        help="tiny-real or tiny (diffusion), regression, band-replication or sbr (DSP), or a .safetensors path.",
+    ),
     search: str = typer.Option("none", "--search", help="none, random, zero-order or paths."),
     n: int = typer.Option(16, "--n", help="Candidates (random), neighbours per round (zero-order) or paths kept."),
     verifier: Optional[str] = typer.Option(None, "--verifier", help="Verifier name or ensemble:a,b,c (default: mbr)."),
@@ -103,10 +117,18 @@ def upsample(
     delta_f: int = typer.Option(2, "--delta-f", help="Paths: levels re-noised forward when branching."),
     delta_b: int = typer.Option(5, "--delta-b", help="Paths: levels denoised back per round."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a JSON report of the search here."),
-    replay: Optional[Path] = typer.Option(None, "--replay", help="Search as this --report did: its model, searcher, "
-                                          "verifier, seed and cutoff (the search options above are ignored)."),
-    save_candidates: Optional[Path] = typer.Option(None, "--save-candidates", help="Write every evaluated candidate here."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Candidate cache folder (reruns skip sampled candidates)."),
+    replay: Optional[Path] = typer.Option(
+        None,
+        "--replay",
+        help="Search as this --report did: its model, searcher, "
+        "verifier, seed and cutoff (the search options above are ignored).",
+    ),
+    save_candidates: Optional[Path] = typer.Option(
+        None, "--save-candidates", help="Write every evaluated candidate here."
+    ),
+    cache: Optional[Path] = typer.Option(
+        None, "--cache", help="Candidate cache folder (reruns skip sampled candidates)."
+    ),
 ) -> None:
     """Super-resolve a band-limited file with the embedded model, optionally searching the noise with a verifier.
 
@@ -118,8 +140,13 @@ def upsample(
     dev = pick_device(device)  # a device this machine lacks, then a missing checkpoint, fail before the audio loads
     before = _read_report(replay) if replay is not None else None
     if before is not None:
-        model, verifier, seed, cutoff, search = before["model"], before["verifier"], before["seed"], \
-            str(before["cutoff_hz"]), before["searcher"]["name"]
+        model, verifier, seed, cutoff, search = (
+            before["model"],
+            before["verifier"],
+            before["seed"],
+            str(before["cutoff_hz"]),
+            before["searcher"]["name"],
+        )
     m_ = None if model in baselines.METHODS else tiny.load(model, dev)
     x, file_sr = audio.load(input, sr=None)
     cut = None if cutoff == "auto" else _hz(cutoff, "--cutoff")
@@ -130,8 +157,16 @@ def upsample(
         cut_used = audio.detect_cutoff(xm, audio.MODEL_SR) if cut is None else audio.check_cutoff(cut, audio.MODEL_SR)
         y = baselines.METHODS[model](xm, audio.MODEL_SR, cut_used, seed=seed)
         out_sr = _write_output(output, y, audio.MODEL_SR, x, file_sr, sr)
-        _echo_json({"output": str(output), "model": model, "cutoff_hz": round(cut_used, 1), "sample_rate": out_sr,
-                    "seed": seed, "nfe": 0})
+        _echo_json(
+            {
+                "output": str(output),
+                "model": model,
+                "cutoff_hz": round(cut_used, 1),
+                "sample_rate": out_sr,
+                "seed": seed,
+                "nfe": 0,
+            }
+        )
         return
     if search == "none" and verifier is None:
         from tsrlib.upsample import upsample as run
@@ -143,7 +178,10 @@ def upsample(
             from tsrlib.verifiers import DEFAULT
 
             verifier = DEFAULT
-            print(f"notice: --verifier {DEFAULT} (the default; the best-tracking verifier on real recordings)", file=sys.stderr)
+            print(
+                f"notice: --verifier {DEFAULT} (the default; the best-tracking verifier on real recordings)",
+                file=sys.stderr,
+            )
         from tsrlib.search import Searcher, make_searcher
 
         kw = {"steps": steps, "eta": eta, "solver": solver, "cache": str(cache) if cache else None}
@@ -151,15 +189,33 @@ def upsample(
             searcher = Searcher.from_config(before["searcher"], cache=kw["cache"])  # sized as it ran: no budget
             steps, eta, solver, budget_nfe = searcher.steps, searcher.eta, searcher.solver, None
         else:
-            kw |= {"random": {"n": n}, "none": {}, "zero-order": {"n": n, "lam": lam, "rounds": rounds,
-                   "neighbourhood": neighbourhood}, "paths": {"n": n, "m": m, "delta_f": delta_f,
-                                                              "delta_b": delta_b}}.get(search, {})
+            kw |= {
+                "random": {"n": n},
+                "none": {},
+                "zero-order": {"n": n, "lam": lam, "rounds": rounds, "neighbourhood": neighbourhood},
+                "paths": {"n": n, "m": m, "delta_f": delta_f, "delta_b": delta_b},
+            }.get(search, {})
             searcher = make_searcher(search, **kw)
-        res = searcher.run(m_, x, verifier, budget_nfe, seed, sr=file_sr, cutoff_hz=cut,
-                           context=_context(None, transcript, caption, None), progress=True)
+        res = searcher.run(
+            m_,
+            x,
+            verifier,
+            budget_nfe,
+            seed,
+            sr=file_sr,
+            cutoff_hz=cut,
+            context=_context(None, transcript, caption, None),
+            progress=True,
+        )
         y, cut_used, nfe = res.audio, res.cutoff_hz, res.nfe
-        extra = {"search": res.searcher, "verifier": res.verifier, "chosen": res.chosen, "score": res.score,
-                 "candidates": len(res.candidates), "wall_seconds": round(res.wall_seconds, 2)}
+        extra = {
+            "search": res.searcher,
+            "verifier": res.verifier,
+            "chosen": res.chosen,
+            "score": res.score,
+            "candidates": len(res.candidates),
+            "wall_seconds": round(res.wall_seconds, 2),
+        }
         if report is not None:
             report.parent.mkdir(parents=True, exist_ok=True)
             report.write_text(json.dumps(res.to_json() | {"model": model}, indent=2))  # the name --model took
@@ -167,8 +223,20 @@ def upsample(
             for cid, a in res.audio_of.items():
                 audio.save(save_candidates / f"candidate-{cid:04d}.wav", a, res.sr)
     out_sr = _write_output(output, y, m_.sr, x, file_sr, sr)
-    _echo_json({"output": str(output), "model": m_.name, "cutoff_hz": round(cut_used, 1), "sample_rate": out_sr,
-                "seed": seed, "steps": steps, "eta": eta, "solver": solver, "nfe": nfe, **extra})
+    _echo_json(
+        {
+            "output": str(output),
+            "model": m_.name,
+            "cutoff_hz": round(cut_used, 1),
+            "sample_rate": out_sr,
+            "seed": seed,
+            "steps": steps,
+            "eta": eta,
+            "solver": solver,
+            "nfe": nfe,
+            **extra,
+        }
+    )
 
 
 def _read_report(path: Path) -> dict:
@@ -194,8 +262,13 @@ def _write_output(path: Path, y, model_sr: int, x, x_sr: int, sr: Optional[int])
     return sr or model_sr
 
 
-def _context(input: Optional[Path], transcript: Optional[str], caption: Optional[str], reference: Optional[Path],
-             cutoff: Optional[float] = None):
+def _context(
+    input: Optional[Path],
+    transcript: Optional[str],
+    caption: Optional[str],
+    reference: Optional[Path],
+    cutoff: Optional[float] = None,
+):
     from tsrlib.verifiers import Context
 
     ctx = Context(transcript=transcript, caption=caption, cutoff_hz=cutoff)
@@ -229,50 +302,92 @@ def score(
     if any(len(r) != n for r in rows):
         print(f"notice: candidates differ in length; all are cut to the shortest ({n} samples)", file=sys.stderr)
     axes = v.evaluate(np.stack([r[:n] for r in rows]), sr, _context(input, transcript, caption, reference))
-    _echo_json({"verifier": v.name, "primary": v.primary, "oracle": v.oracle, "higher_is_better": True,
-                "candidates": [{"file": str(p), **{a: float(s[i]) for a, s in axes.items()}}
-                               for i, p in enumerate(candidates)]})
+    _echo_json(
+        {
+            "verifier": v.name,
+            "primary": v.primary,
+            "oracle": v.oracle,
+            "higher_is_better": True,
+            "candidates": [
+                {"file": str(p), **{a: float(s[i]) for a, s in axes.items()}} for i, p in enumerate(candidates)
+            ],
+        }
+    )
 
 
 @app.command()
 def train(
-    manifest: str = typer.Option("data/generated/small/manifest.csv", "--manifest",
-                                 help="Corpus manifest, or several separated by commas."),
-    out: Path = typer.Option(Path("runs/tiny"), "--out", help="Run folder: checkpoints and log.csv (resumes if present)."),
+    manifest: str = typer.Option(
+        "data/generated/small/manifest.csv", "--manifest", help="Corpus manifest, or several separated by commas."
+    ),
+    out: Path = typer.Option(
+        Path("runs/tiny"), "--out", help="Run folder: checkpoints and log.csv (resumes if present)."
+    ),
     mode: str = typer.Option("diffusion", "--mode", help="diffusion (v-prediction) or regression (L2 baseline)."),
     steps: int = typer.Option(6000, "--steps"),
     batch: int = typer.Option(16, "--batch"),
     lr: float = typer.Option(1e-3, "--lr"),
     hidden: int = typer.Option(128, "--hidden", help="Channels of the network."),
-    global_context: bool = typer.Option(False, "--global-context/--no-global-context",
-                                        help="Clip-wide FiLM input in every block (the shipped model has none)."),
+    global_context: bool = typer.Option(
+        False,
+        "--global-context/--no-global-context",
+        help="Clip-wide FiLM input in every block (the shipped model has none).",
+    ),
     warmup: int = typer.Option(200, "--warmup", help="Steps of linear learning-rate warm-up."),
     seed: int = typer.Option(0, "--seed"),
     hf_gain_db: float = typer.Option(4.0, "--hf-gain-db", help="Spread (dB) of the removed band's level in targets."),
-    hf_tilt_db: float = typer.Option(0.0, "--hf-tilt-db", help="Spread (dB/octave) of the removed band's tilt in targets."),
-    band_code: bool = typer.Option(False, "--band-code/--no-band-code",
-                                   help="The noise carries each example's band gain and tilt (see tsrlib.models.tiny)."),
+    hf_tilt_db: float = typer.Option(
+        0.0, "--hf-tilt-db", help="Spread (dB/octave) of the removed band's tilt in targets."
+    ),
+    band_code: bool = typer.Option(
+        False,
+        "--band-code/--no-band-code",
+        help="The noise carries each example's band gain and tilt (see tsrlib.models.tiny).",
+    ),
     init: str = typer.Option("", "--init", help="Start from these weights (tiny, regression or a .safetensors path)."),
     prior: str = typer.Option("none", "--prior", help="none, or band-replication: start from the blind DSP estimate."),
-    code_source: str = typer.Option("augment", "--code-source",
-                                    help="Band codes from the gain/tilt augmentation, or measured on the recordings."),
+    code_source: str = typer.Option(
+        "augment", "--code-source", help="Band codes from the gain/tilt augmentation, or measured on the recordings."
+    ),
     code_rho: float = typer.Option(1.0, "--code-rho", help="Measured codes: correlation of code and recording (0-1]."),
     prior_smoothing: str = typer.Option("3,5", "--prior-smoothing", help="Bins,frames of the prior's level average."),
-    silence_gate_db: Optional[float] = typer.Option(None, "--silence-gate-db",
-                                                    help="Invent nothing in frames this far (dB, negative) below the "
-                                                         "input's loudest; stored in the model, used when decoding."),
+    silence_gate_db: Optional[float] = typer.Option(
+        None,
+        "--silence-gate-db",
+        help="Invent nothing in frames this far (dB, negative) below the "
+        "input's loudest; stored in the model, used when decoding.",
+    ),
     device: str = typer.Option("auto", "--device"),
-    export: Optional[Path] = typer.Option(None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."
+    ),
 ) -> None:
     """Train the embedded model (or its regression baseline) on a corpus manifest."""
     from tsrlib.train.trainer import TrainConfig
     from tsrlib.train.trainer import train as run
 
-    cfg = TrainConfig.from_options(manifest=str(manifest), out=str(out), mode=mode, steps=steps, batch=batch, lr=lr, warmup=warmup,
-                      hidden=hidden, global_context=global_context, seed=seed, hf_gain_db=hf_gain_db,
-                      hf_tilt_db=hf_tilt_db, band_code=band_code, init=init, prior=prior, code_source=code_source, code_rho=code_rho,
-                      prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"), silence_gate_db=silence_gate_db,
-                      device=device)
+    cfg = TrainConfig.from_options(
+        manifest=str(manifest),
+        out=str(out),
+        mode=mode,
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        warmup=warmup,
+        hidden=hidden,
+        global_context=global_context,
+        seed=seed,
+        hf_gain_db=hf_gain_db,
+        hf_tilt_db=hf_tilt_db,
+        band_code=band_code,
+        init=init,
+        prior=prior,
+        code_source=code_source,
+        code_rho=code_rho,
+        prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"),
+        silence_gate_db=silence_gate_db,
+        device=device,
+    )
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if export is not None:
         from tsrlib.train.trainer import export_with_provenance
@@ -301,7 +416,11 @@ def _odd_pair(text: str, option: str) -> tuple[int, int]:
 
 @data_app.command("build")
 def data_build(
-    size: str = typer.Option("tiny", "--size", help="tiny (tests, < 1 min), small (the book), full (training, hours) or real (recordings from Debian packages)."),
+    size: str = typer.Option(
+        "tiny",
+        "--size",
+        help="tiny (tests, < 1 min), small (the book), full (training, hours) or real (recordings from Debian packages).",
+    ),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default data/generated/SIZE)."),
     seed: int = typer.Option(0, "--seed", help="Corpus seed: the same seed gives the same files, byte for byte."),
     domains: str = typer.Option("speech,music,sfx", "--domains", help="Comma-separated subset of speech,music,sfx."),
@@ -309,8 +428,12 @@ def data_build(
     """Generate the deterministic synthetic corpus and its manifest (resumes after a kill)."""
     from tsrlib.data import corpus
 
-    path = corpus.build(out or Path("data/generated") / size, size=size, seed=seed,
-                        domains=tuple(d.strip() for d in domains.split(",") if d.strip()))
+    path = corpus.build(
+        out or Path("data/generated") / size,
+        size=size,
+        seed=seed,
+        domains=tuple(d.strip() for d in domains.split(",") if d.strip()),
+    )
     _echo_json({"manifest": str(path)})
 
 
@@ -325,8 +448,14 @@ def data_index(
 
     target = out or folder / "manifest.csv"
     df = manifest.index_folder(folder, domain, target)
-    _echo_json({"manifest": str(target), "clips": len(df), "skipped": len(df.attrs["skipped"]),
-                "splits": df.split.value_counts().to_dict()})
+    _echo_json(
+        {
+            "manifest": str(target),
+            "clips": len(df),
+            "skipped": len(df.attrs["skipped"]),
+            "splits": df.split.value_counts().to_dict(),
+        }
+    )
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -29,6 +29,8 @@ def resolve(name: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     have = available()
     if text not in have:
-        raise ConfigError(f"device {str(name)!r} is not available on this machine; it has: {', '.join(have)} "
-                          "(or auto: the first GPU if any, else cpu)")
+        raise ConfigError(
+            f"device {str(name)!r} is not available on this machine; it has: {', '.join(have)} "
+            "(or auto: the first GPU if any, else cpu)"
+        )
     return torch.device(text)

@@ -45,20 +45,28 @@ def players(signals: dict[str, np.ndarray], sr: int):
     return HTML(f"<div>{cells}</div>")
 
 
-def spectrogram(ax, x: np.ndarray, sr: int, title: str = "", *, vmin: float = -100.0, cutoff_hz: float | None = None) -> None:
+def spectrogram(
+    ax, x: np.ndarray, sr: int, title: str = "", *, vmin: float = -100.0, cutoff_hz: float | None = None
+) -> None:
     """Draw the dB spectrogram of ``x [T]`` on ``ax`` (time in s, frequency in kHz); mark ``cutoff_hz`` if given."""
     lp = 10 * metrics.log_power(x, n_fft=DISPLAY_N_FFT, hop=DISPLAY_HOP)[0].numpy()  # dB
     lp = lp - lp.max()
-    ax.imshow(lp, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=0,
-              extent=(0, len(x) / sr, 0, sr / 2000))
+    ax.imshow(lp, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=0, extent=(0, len(x) / sr, 0, sr / 2000))
     if cutoff_hz is not None:
         ax.axhline(cutoff_hz / 1000, color="w", ls="--", lw=1)
     ax.set(title=title, xlabel="time (s)", ylabel="frequency (kHz)")
     ax.grid(False)
 
 
-def spectrogram_grid(signals: dict[str, np.ndarray], sr: int, *, ncols: int = 4, cutoffs: dict[str, float] | None = None,
-                     height: float = 2.6, suptitle: str = ""):
+def spectrogram_grid(
+    signals: dict[str, np.ndarray],
+    sr: int,
+    *,
+    ncols: int = 4,
+    cutoffs: dict[str, float] | None = None,
+    height: float = 2.6,
+    suptitle: str = "",
+):
     """One figure with a spectrogram per entry of ``signals`` (label -> audio ``[T]``), ``ncols`` per row."""
     ncols = min(ncols, len(signals))
     nrows = -(-len(signals) // ncols)
@@ -105,15 +113,30 @@ def cutoff_explorer(x: np.ndarray, sr: int, cutoffs: list[float], filter: str = 
     views = []
     for c in cutoffs:
         y = audio.degrade(x, sr, c, filter)
-        fig = spectrogram_row({"original": x, f"band-limited at {c / 1000:g} kHz": y}, sr, cutoffs={f"band-limited at {c / 1000:g} kHz": c})
-        views.append(w.VBox([
-            w.Image(value=_png(fig), format="png", layout=w.Layout(max_width="100%")),
-            w.Audio(value=_wav(y, sr), format="wav", autoplay=False, loop=False),
-            w.HTML(f"LSD against the original: <b>{metrics.lsd(x, y)[0]:.2f}</b>; "
-                   f"LSD-HF: <b>{metrics.lsd_hf(x, y, sr, c)[0]:.2f}</b>; LSD-LF: <b>{metrics.lsd_lf(x, y, sr, c)[0]:.2f}</b>"),
-        ]))
-    slider = w.SelectionSlider(options=[(f"{c / 1000:g} kHz", i) for i, c in enumerate(cutoffs)], value=0,
-                               description="cutoff", continuous_update=True, layout=w.Layout(width="60%"))
+        fig = spectrogram_row(
+            {"original": x, f"band-limited at {c / 1000:g} kHz": y},
+            sr,
+            cutoffs={f"band-limited at {c / 1000:g} kHz": c},
+        )
+        views.append(
+            w.VBox(
+                [
+                    w.Image(value=_png(fig), format="png", layout=w.Layout(max_width="100%")),
+                    w.Audio(value=_wav(y, sr), format="wav", autoplay=False, loop=False),
+                    w.HTML(
+                        f"LSD against the original: <b>{metrics.lsd(x, y)[0]:.2f}</b>; "
+                        f"LSD-HF: <b>{metrics.lsd_hf(x, y, sr, c)[0]:.2f}</b>; LSD-LF: <b>{metrics.lsd_lf(x, y, sr, c)[0]:.2f}</b>"
+                    ),
+                ]
+            )
+        )
+    slider = w.SelectionSlider(
+        options=[(f"{c / 1000:g} kHz", i) for i, c in enumerate(cutoffs)],
+        value=0,
+        description="cutoff",
+        continuous_update=True,
+        layout=w.Layout(width="60%"),
+    )
     stack = w.Stack(views, selected_index=0)
     w.jslink((slider, "index"), (stack, "selected_index"))
     return w.VBox([slider, stack])

@@ -33,12 +33,26 @@ def band_level_db(x: np.ndarray, sr: int, lo_hz: float) -> float:
 
 def oracle_scores(ref: np.ndarray, est: np.ndarray, sr: int, cutoff_hz: float) -> dict[str, np.ndarray]:
     """LSD, LSD-HF and LSD-LF of each row of ``est [N, T]`` against ``ref [T]``; arrays of shape ``[N]``."""
-    return {"LSD": metrics.lsd(ref, est), "LSD-HF": metrics.lsd_hf(ref, est, sr, cutoff_hz),
-            "LSD-LF": metrics.lsd_lf(ref, est, sr, cutoff_hz)}
+    return {
+        "LSD": metrics.lsd(ref, est),
+        "LSD-HF": metrics.lsd_hf(ref, est, sr, cutoff_hz),
+        "LSD-LF": metrics.lsd_lf(ref, est, sr, cutoff_hz),
+    }
 
 
-def compare_methods(model, regression, ref: np.ndarray, sr: int, cutoff_hz: float, *, n: int = 16, seed: int = 0,
-                    steps: int = 25, eta: float = 0.0, filter: str = "cheby1") -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def compare_methods(
+    model,
+    regression,
+    ref: np.ndarray,
+    sr: int,
+    cutoff_hz: float,
+    *,
+    n: int = 16,
+    seed: int = 0,
+    steps: int = 25,
+    eta: float = 0.0,
+    filter: str = "cheby1",
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Degrade ``ref [T]`` at ``cutoff_hz``, run every method, and score it.
 
     Returns ``(rows, audio)``: a DataFrame with columns method, candidate, LSD, LSD-HF, LSD-LF, nfe, and
@@ -50,8 +64,12 @@ def compare_methods(model, regression, ref: np.ndarray, sr: int, cutoff_hz: floa
     cond = model.condition(lr, sr, cutoff_hz)
     cands = sampler.generate(model, cond, seed, range(n), steps=steps, eta=eta)
     dsp = {name.replace("-", " "): f(lr, sr, cutoff_hz, seed=seed)[None] for name, f in baselines.METHODS.items()}
-    out = {"input": lr[None], "noise fill (oracle)": baselines.oracle_noise_fill(lr, ref, sr, cutoff_hz, seed)[0][None],
-           **dsp, "diffusion": cands.audio}
+    out = {
+        "input": lr[None],
+        "noise fill (oracle)": baselines.oracle_noise_fill(lr, ref, sr, cutoff_hz, seed)[0][None],
+        **dsp,
+        "diffusion": cands.audio,
+    }
     nfe = {"input": 0, "noise fill (oracle)": 0, **dict.fromkeys(dsp, 0), "diffusion": cands.nfe // n}
     if regression is not None:
         reg = sampler.generate(regression, regression.condition(lr, sr, cutoff_hz), seed, [0])
@@ -60,7 +78,9 @@ def compare_methods(model, regression, ref: np.ndarray, sr: int, cutoff_hz: floa
     for method, audio in out.items():
         s = oracle_scores(ref, audio, sr, cutoff_hz)
         for k in range(len(audio)):
-            rows.append({"method": method, "candidate": k, **{m: float(v[k]) for m, v in s.items()}, "nfe": nfe[method]})
+            rows.append(
+                {"method": method, "candidate": k, **{m: float(v[k]) for m, v in s.items()}, "nfe": nfe[method]}
+            )
     df = pd.DataFrame(rows)
     best = df[df.method == "diffusion"].nsmallest(1, "LSD").iloc[0]
     rows.append({**best.to_dict(), "method": f"best of {n} (oracle)", "nfe": cands.nfe})

@@ -74,16 +74,25 @@ class Clip:
     @functools.cached_property
     def sha(self) -> str:
         """A digest of the clip's content: rate, samples, transcript and caption (ids repeat across corpora)."""
-        return hashlib.sha1(json.dumps([self.sr, self.transcript, self.caption]).encode()
-                            + np.ascontiguousarray(self.audio, np.float32).tobytes()).hexdigest()[:12]
+        return hashlib.sha1(
+            json.dumps([self.sr, self.transcript, self.caption]).encode()
+            + np.ascontiguousarray(self.audio, np.float32).tobytes()
+        ).hexdigest()[:12]
 
     def context(self) -> Context:
         """Transcript, caption and the clean reference (for the oracle columns)."""
         return Context(transcript=self.transcript, caption=self.caption, reference=self.audio, reference_sr=self.sr)
 
 
-def test_clips(corpus_dir: str | Path, domain: str, n: int, *, max_seconds: float = 3.0, sr: int = tsa.MODEL_SR,
-               split: str = "test") -> list[Clip]:
+def test_clips(
+    corpus_dir: str | Path,
+    domain: str,
+    n: int,
+    *,
+    max_seconds: float = 3.0,
+    sr: int = tsa.MODEL_SR,
+    split: str = "test",
+) -> list[Clip]:
     """The first ``n`` clips of ``domain`` in a corpus split, cut to ``max_seconds`` and resampled to ``sr``."""
     df = manifest.load(Path(corpus_dir) / "manifest.csv", domain=domain, split=split).head(n or None)
     out = []
@@ -125,8 +134,11 @@ class ResultLog:
             if missing := [k for k in self.keys if k not in old]:
                 stale = self.path.with_suffix(".stale.csv")
                 self.path.replace(stale)
-                warnings.warn(f"{self.path}: no {', '.join(missing)} column, so its rows cannot be matched to their "
-                              f"inputs; moved to {stale.name} and recomputing", stacklevel=2)
+                warnings.warn(
+                    f"{self.path}: no {', '.join(missing)} column, so its rows cannot be matched to their "
+                    f"inputs; moved to {stale.name} and recomputing",
+                    stacklevel=2,
+                )
             else:
                 self._done = {self._key(row) for row in old[self.keys].itertuples(index=False)}
 
@@ -157,19 +169,35 @@ class ResultLog:
 
 
 def _oracle_columns(df: pd.DataFrame) -> pd.DataFrame:
-    return df.rename(columns={"lsd.lsd_hf": "LSD-HF"}).assign(LSD=lambda d: -d["lsd"], **{"LSD-HF": lambda d: -d["LSD-HF"]})
+    return df.rename(columns={"lsd.lsd_hf": "LSD-HF"}).assign(
+        LSD=lambda d: -d["lsd"], **{"LSD-HF": lambda d: -d["LSD-HF"]}
+    )
 
 
-def candidate_table(model, clips: list[Clip], cutoffs: list[float], n: int, verifiers: list[str], *, steps: int = 25,
-                    eta: float = 0.0, seed: int = 0, filter: str = "cheby1", cache_dir: str | Path | None = None,
-                    log_path: str | Path, device: str = "cpu") -> pd.DataFrame:
+def candidate_table(
+    model,
+    clips: list[Clip],
+    cutoffs: list[float],
+    n: int,
+    verifiers: list[str],
+    *,
+    steps: int = 25,
+    eta: float = 0.0,
+    seed: int = 0,
+    filter: str = "cheby1",
+    cache_dir: str | Path | None = None,
+    log_path: str | Path,
+    device: str = "cpu",
+) -> pd.DataFrame:
     """Score ``n`` candidates of every clip at every cutoff with ``verifiers`` and the LSD oracle.
 
     One row per candidate: clip, domain, source, cutoff, candidate, LSD, LSD-HF and every verifier axis
     (members' axes named ``name.axis``). Appends to ``log_path`` per (clip, cutoff) and resumes from it.
     """
     log = ResultLog(log_path, KEY)
-    run = run_key(model, table="candidates", n=n, verifiers=list(verifiers), steps=steps, eta=eta, seed=seed, filter=filter)
+    run = run_key(
+        model, table="candidates", n=n, verifiers=list(verifiers), steps=steps, eta=eta, seed=seed, filter=filter
+    )
     table = Ensemble([get_verifier("lsd", device)] + [get_verifier(v, device) for v in verifiers])
     for clip in clips:
         for c in cutoffs:
@@ -177,19 +205,43 @@ def candidate_table(model, clips: list[Clip], cutoffs: list[float], n: int, veri
                 continue
             lr = tsa.degrade(clip.audio, clip.sr, c, filter)
             res = RandomSearch(n=n, steps=steps, eta=eta, cache=cache_dir).run(
-                model, lr, table, seed=seed, sr=clip.sr, context=clip.context(), cutoff_hz=c, allow_oracle=True)
-            df = _oracle_columns(res.frame().drop(columns=["ensemble", "round", "parent", "level", "final", "seed", "nfe"]))
-            log.append(df.rename(columns={"id": "candidate"}).drop(columns=["lsd", "noise"])
-                       .assign(run=run, clip=clip.id, clip_sha=clip.sha, domain=clip.domain, source=clip.source, cutoff=c))
+                model, lr, table, seed=seed, sr=clip.sr, context=clip.context(), cutoff_hz=c, allow_oracle=True
+            )
+            df = _oracle_columns(
+                res.frame().drop(columns=["ensemble", "round", "parent", "level", "final", "seed", "nfe"])
+            )
+            log.append(
+                df.rename(columns={"id": "candidate"})
+                .drop(columns=["lsd", "noise"])
+                .assign(run=run, clip=clip.id, clip_sha=clip.sha, domain=clip.domain, source=clip.source, cutoff=c)
+            )
     return log.current(run, clips, cutoffs)
 
 
-def candidates_audio(model, clip: Clip, cutoff: float, n: int, *, steps: int = 25, eta: float = 0.0, seed: int = 0,
-                     filter: str = "cheby1", cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def candidates_audio(
+    model,
+    clip: Clip,
+    cutoff: float,
+    n: int,
+    *,
+    steps: int = 25,
+    eta: float = 0.0,
+    seed: int = 0,
+    filter: str = "cheby1",
+    cache_dir: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(input [T], candidates [n, T])`` of one clip, the same candidates :func:`candidate_table` scored (cached)."""
     lr = tsa.degrade(clip.audio, clip.sr, cutoff, filter)
     res = RandomSearch(n=n, steps=steps, eta=eta, cache=cache_dir).run(
-        model, lr, get_verifier("lsd"), seed=seed, sr=clip.sr, context=clip.context(), cutoff_hz=cutoff, allow_oracle=True)
+        model,
+        lr,
+        get_verifier("lsd"),
+        seed=seed,
+        sr=clip.sr,
+        context=clip.context(),
+        cutoff_hz=cutoff,
+        allow_oracle=True,
+    )
     return lr, np.stack([res.audio_of[k] for k in range(n)])
 
 
@@ -201,7 +253,9 @@ def verifier_cost(verifier: Verifier, candidates: np.ndarray, sr: int, context: 
     return (time.perf_counter() - t0) / (candidates.size / sr)
 
 
-def sample_cost(model, lr: np.ndarray, sr: int, cutoff: float, *, n: int = 4, steps: int = 25, eta: float = 0.0) -> float:
+def sample_cost(
+    model, lr: np.ndarray, sr: int, cutoff: float, *, n: int = 4, steps: int = 25, eta: float = 0.0
+) -> float:
     """Seconds of compute per second of audio for one candidate of ``model`` on ``lr [T]`` at ``sr`` Hz: ``n``
     candidates sampled as one batch (after a one-candidate warm-up), divided by ``n`` and the audio's length."""
     from tsrlib.upsample import upsample
@@ -234,8 +288,16 @@ def spread(df: pd.DataFrame, columns: list[str], group: list[str] = GROUP) -> pd
     return df.groupby(group)[columns].std().groupby(level="cutoff").mean()
 
 
-def best_of_n(df: pd.DataFrame, by: str | list[str], measure: list[str], ns: list[int], *, reps: int = 32, seed: int = 0,
-              group: list[str] = GROUP) -> pd.DataFrame:
+def best_of_n(
+    df: pd.DataFrame,
+    by: str | list[str],
+    measure: list[str],
+    ns: list[int],
+    *,
+    reps: int = 32,
+    seed: int = 0,
+    group: list[str] = GROUP,
+) -> pd.DataFrame:
     """Expected ``measure`` columns of the candidate a verifier picks from N, for each N in ``ns``.
 
     For each input, ``reps`` random subsets of size N are drawn from its candidates (all of them once N
@@ -250,8 +312,12 @@ def best_of_n(df: pd.DataFrame, by: str | list[str], measure: list[str], ns: lis
         for n in ns:
             if n > len(g):
                 continue
-            subsets = [np.arange(len(g))] if n == len(g) else [rng.choice(len(g), n, replace=False) for _ in range(reps)]
-            picks = [s[int(np.argmax(rank_aggregate(scores[:, s]) if len(cols) > 1 else scores[0, s]))] for s in subsets]
+            subsets = (
+                [np.arange(len(g))] if n == len(g) else [rng.choice(len(g), n, replace=False) for _ in range(reps)]
+            )
+            picks = [
+                s[int(np.argmax(rank_aggregate(scores[:, s]) if len(cols) > 1 else scores[0, s]))] for s in subsets
+            ]
             rows.append({**dict(zip(group, key)), "N": n, **dict(zip(measure, vals[picks].mean(axis=0)))})
     return pd.DataFrame(rows)
 
@@ -263,9 +329,18 @@ def verifier_for(verifier: str | dict[float, str], cutoff: float) -> str:
     return verifier[min(verifier, key=lambda k: abs(float(k) - cutoff))]
 
 
-def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers: dict[str, Searcher],
-                      verifier: str | dict[float, str], *, seeds: list[int], filter: str = "cheby1", log_path: str | Path,
-                      device: str = "cpu") -> pd.DataFrame:
+def compare_searchers(
+    model,
+    clips: list[Clip],
+    cutoffs: list[float],
+    searchers: dict[str, Searcher],
+    verifier: str | dict[float, str],
+    *,
+    seeds: list[int],
+    filter: str = "cheby1",
+    log_path: str | Path,
+    device: str = "cpu",
+) -> pd.DataFrame:
     """Run each named searcher on each clip, cutoff and seed; score its choice with the oracle.
 
     ``verifier``: one name, or one per cutoff (``{4000: "consensus", 8000: "continuity"}``). One row per
@@ -273,8 +348,13 @@ def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers:
     choice), LSD and LSD-HF of the choice, wall seconds. Appends to ``log_path`` and resumes from it.
     """
     log = ResultLog(log_path, KEY + ["searcher", "seed"])
-    run = run_key(model, table="searchers", searchers={k: s.to_config() for k, s in searchers.items()},
-                  verifier=verifier, filter=filter)
+    run = run_key(
+        model,
+        table="searchers",
+        searchers={k: s.to_config() for k, s in searchers.items()},
+        verifier=verifier,
+        filter=filter,
+    )
     for clip in clips:
         for c in cutoffs:
             v = get_verifier(verifier_for(verifier, c), device)
@@ -286,18 +366,35 @@ def compare_searchers(model, clips: list[Clip], cutoffs: list[float], searchers:
                     ctx = Context(transcript=clip.transcript, caption=clip.caption)
                     res = s.run(model, lr, v, seed=seed, sr=clip.sr, context=ctx, cutoff_hz=c)
                     ref = clip.audio[: len(res.audio)]
-                    log.append(pd.DataFrame([{
-                        "run": run, "clip": clip.id, "clip_sha": clip.sha, "domain": clip.domain, "cutoff": c,
-                        "verifier": v.name, "searcher": name, "seed": seed,
-                        "nfe": res.nfe, "candidates": sum(x.final for x in res.candidates), "score": res.score,
-                        "LSD": float(metrics.lsd(ref, res.audio)[0]), "LSD-HF": float(metrics.lsd_hf(ref, res.audio, clip.sr, c)[0]),
-                        "wall_seconds": res.wall_seconds}]))
+                    log.append(
+                        pd.DataFrame(
+                            [
+                                {
+                                    "run": run,
+                                    "clip": clip.id,
+                                    "clip_sha": clip.sha,
+                                    "domain": clip.domain,
+                                    "cutoff": c,
+                                    "verifier": v.name,
+                                    "searcher": name,
+                                    "seed": seed,
+                                    "nfe": res.nfe,
+                                    "candidates": sum(x.final for x in res.candidates),
+                                    "score": res.score,
+                                    "LSD": float(metrics.lsd(ref, res.audio)[0]),
+                                    "LSD-HF": float(metrics.lsd_hf(ref, res.audio, clip.sr, c)[0]),
+                                    "wall_seconds": res.wall_seconds,
+                                }
+                            ]
+                        )
+                    )
     out = log.current(run, clips, cutoffs)
     return out[out.seed.isin(seeds) & out.searcher.isin(list(searchers))].reset_index(drop=True)
 
 
-def baseline_table(clips: list[Clip], cutoffs: list[float], *, filter: str = "cheby1", seed: int = 0,
-                   log_path: str | Path) -> pd.DataFrame:
+def baseline_table(
+    clips: list[Clip], cutoffs: list[float], *, filter: str = "cheby1", seed: int = 0, log_path: str | Path
+) -> pd.DataFrame:
     """Score the non-learned methods on every clip and cutoff with the LSD oracle.
 
     Methods: ``input`` (band-limited), ``band replication``, ``sbr``, their ``(oracle gain)`` versions and
@@ -314,21 +411,39 @@ def baseline_table(clips: list[Clip], cutoffs: list[float], *, filter: str = "ch
                 continue
             x, sr = clip.audio, clip.sr
             lr = tsa.degrade(x, sr, c, filter)
-            out = {"input": (lr, 0.0), "band replication": (baselines.band_replication(lr, sr, c, seed=seed), 0.0),
-                   "sbr": (baselines.sbr(lr, sr, c, seed=seed), 0.0)}
+            out = {
+                "input": (lr, 0.0),
+                "band replication": (baselines.band_replication(lr, sr, c, seed=seed), 0.0),
+                "sbr": (baselines.sbr(lr, sr, c, seed=seed), 0.0),
+            }
             out["band replication (oracle gain)"] = baselines.oracle_gain(out["band replication"][0], lr, x)
             out["sbr (oracle gain)"] = baselines.oracle_gain(out["sbr"][0], lr, x)
             out["noise fill (oracle)"] = baselines.oracle_noise_fill(lr, x, sr, c, seed)
-            log.append(pd.DataFrame([{"run": run, "clip": clip.id, "clip_sha": clip.sha, "domain": clip.domain,
-                                      "source": clip.source, "cutoff": c,
-                                      "method": m, "LSD": float(metrics.lsd(x, y)[0]),
-                                      "LSD-HF": float(metrics.lsd_hf(x, y, sr, c)[0]), "gain_db": g}
-                                     for m, (y, g) in out.items()]))
+            log.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "run": run,
+                            "clip": clip.id,
+                            "clip_sha": clip.sha,
+                            "domain": clip.domain,
+                            "source": clip.source,
+                            "cutoff": c,
+                            "method": m,
+                            "LSD": float(metrics.lsd(x, y)[0]),
+                            "LSD-HF": float(metrics.lsd_hf(x, y, sr, c)[0]),
+                            "gain_db": g,
+                        }
+                        for m, (y, g) in out.items()
+                    ]
+                )
+            )
     return log.current(run, clips, cutoffs)
 
 
-def search_bars(cands: pd.DataFrame, base: pd.DataFrame, *, bar: str = "band replication", n: int | None = None,
-                level: float = 0.95) -> pd.DataFrame:
+def search_bars(
+    cands: pd.DataFrame, base: pd.DataFrame, *, bar: str = "band replication", n: int | None = None, level: float = 0.95
+) -> pd.DataFrame:
     """The real-audio bars per domain and cutoff, from :func:`candidate_table` rows and :func:`baseline_table` rows.
 
     Per clip: ``one`` (candidate 0, what ``--search none`` returns), ``mean`` (the mean candidate), ``best`` (oracle
@@ -337,23 +452,43 @@ def search_bars(cands: pd.DataFrame, base: pd.DataFrame, *, bar: str = "band rep
     paired ``level`` t-intervals across clips of ``one - bar`` and ``best - bar`` (``*_lo``, ``*_hi``).
     """
     c = cands if n is None else cands[cands.candidate < n]
-    per = c.sort_values("candidate", kind="stable").groupby(["domain", "clip", "cutoff"]).LSD.agg(
-        one=lambda s: s.iloc[0], mean="mean", best="min").reset_index()
+    per = (
+        c.sort_values("candidate", kind="stable")
+        .groupby(["domain", "clip", "cutoff"])
+        .LSD.agg(one=lambda s: s.iloc[0], mean="mean", best="min")
+        .reset_index()
+    )
     b = base[base.method == bar][["clip", "cutoff", "LSD"]].rename(columns={"LSD": "bar"})
     per = per.merge(b, on=["clip", "cutoff"])
     rows = []
     for (domain, cutoff), g in per.groupby(["domain", "cutoff"]):
         d1, lo1, hi1 = paired_ci(g.one, g.bar, level)
         db, lob, hib = paired_ci(g.best, g.bar, level)
-        rows.append({"domain": domain, "cutoff": cutoff, "clips": len(g), "bar": g.bar.mean(), "one": g.one.mean(),
-                     "mean": g["mean"].mean(), "best": g.best.mean(), "headroom": 1 - g.best.mean() / g["mean"].mean(),
-                     "best_vs_bar": 1 - g.best.mean() / g.bar.mean(), "one_minus_bar": d1, "one_minus_bar_lo": lo1,
-                     "one_minus_bar_hi": hi1, "best_minus_bar": db, "best_minus_bar_lo": lob, "best_minus_bar_hi": hib})
+        rows.append(
+            {
+                "domain": domain,
+                "cutoff": cutoff,
+                "clips": len(g),
+                "bar": g.bar.mean(),
+                "one": g.one.mean(),
+                "mean": g["mean"].mean(),
+                "best": g.best.mean(),
+                "headroom": 1 - g.best.mean() / g["mean"].mean(),
+                "best_vs_bar": 1 - g.best.mean() / g.bar.mean(),
+                "one_minus_bar": d1,
+                "one_minus_bar_lo": lo1,
+                "one_minus_bar_hi": hi1,
+                "best_minus_bar": db,
+                "best_minus_bar_lo": lob,
+                "best_minus_bar_hi": hib,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def verifier_agreement(df: pd.DataFrame, columns: list[str], *, target: str = "LSD", level: float = 0.95,
-                       group: list[str] = GROUP) -> pd.DataFrame:
+def verifier_agreement(
+    df: pd.DataFrame, columns: list[str], *, target: str = "LSD", level: float = 0.95, group: list[str] = GROUP
+) -> pd.DataFrame:
     """How each verifier column ranks the candidates of one input against ``-target``, with intervals across inputs.
 
     One row per column: ``spearman`` (mean within-input Spearman with ``-target``) and its ``level`` t-interval,
@@ -370,8 +505,18 @@ def verifier_agreement(df: pd.DataFrame, columns: list[str], *, target: str = "L
             gains.append(float(g[target].iloc[int(np.argmax(g[col].to_numpy()))] - g[target].mean()))
         r, rlo, rhi = paired_ci(np.array(rhos), np.zeros(len(rhos)), level) if rhos else (np.nan,) * 3
         gm, glo, ghi = paired_ci(np.array(gains), np.zeros(len(gains)), level)
-        rows.append({"verifier": col, "spearman": r, "spearman_lo": rlo, "spearman_hi": rhi, "pick_gain": gm,
-                     "pick_gain_lo": glo, "pick_gain_hi": ghi, "inputs": len(gains)})
+        rows.append(
+            {
+                "verifier": col,
+                "spearman": r,
+                "spearman_lo": rlo,
+                "spearman_hi": rhi,
+                "pick_gain": gm,
+                "pick_gain_lo": glo,
+                "pick_gain_hi": ghi,
+                "inputs": len(gains),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -384,8 +529,19 @@ def paired_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float,
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
 
 
-def x0_score_trajectory(model, clip: Clip, cutoff: float, verifiers: str | list[str], *, n: int = 8, steps: int = 25,
-                        eta: float = 0.0, seed: int = 0, filter: str = "cheby1", device: str = "cpu") -> pd.DataFrame:
+def x0_score_trajectory(
+    model,
+    clip: Clip,
+    cutoff: float,
+    verifiers: str | list[str],
+    *,
+    n: int = 8,
+    steps: int = 25,
+    eta: float = 0.0,
+    seed: int = 0,
+    filter: str = "cheby1",
+    device: str = "cpu",
+) -> pd.DataFrame:
     """Each verifier's score of each candidate's one-step x0-prediction after every sampler step.
 
     The ``n`` trajectories are sampled once. One row per verifier, candidate and level (1..steps; level
@@ -396,8 +552,15 @@ def x0_score_trajectory(model, clip: Clip, cutoff: float, verifiers: str | list[
     lr = tsa.resample(tsa.degrade(clip.audio, clip.sr, cutoff, filter), clip.sr, model.sr)
     cond = model.condition(lr, model.sr, cutoff)
     noise = sampler.CandidateNoise(seed, range(n))
-    out = sampler.sample_ddim(model, cond, noise.initial(model.noise_shape(cond)), schedule.timesteps(steps), eta=eta,
-                              noise=noise, return_x0s=True)
+    out = sampler.sample_ddim(
+        model,
+        cond,
+        noise.initial(model.noise_shape(cond)),
+        schedule.timesteps(steps),
+        eta=eta,
+        noise=noise,
+        return_x0s=True,
+    )
     ctx = Context(input=lr, input_sr=model.sr, cutoff_hz=cutoff, transcript=clip.transcript, caption=clip.caption)
     decoded = [model.decode(x0, cond) for x0 in out.x0_trajectory]
     rows = []
@@ -411,9 +574,88 @@ def x0_score_trajectory(model, clip: Clip, cutoff: float, verifiers: str | list[
     return df.merge(final, on=["verifier", "candidate"])
 
 
+def choose_verifier(table: pd.DataFrame, names: list[str], *, target: str = "LSD") -> dict[float, str]:
+    """Per cutoff, the verifier column among ``names`` whose within-input Spearman with ``-target`` is highest.
+
+    ``table``: :func:`candidate_table` rows. A verifier whose scores are flat on every input has no Spearman and is
+    never chosen; a cutoff where all are flat gets the first name. Returns ``{cutoff: name}``.
+    """
+    out = {}
+    for cut, rows in table.groupby("cutoff", sort=True):
+        agree = verifier_agreement(rows, list(names), target=target).dropna(subset=["spearman"])
+        out[float(cut)] = (
+            str(agree.sort_values("spearman", ascending=False, kind="stable").verifier.iloc[0])
+            if len(agree)
+            else names[0]
+        )
+    return out
+
+
+def pick_verifiers(
+    model,
+    corpus_dir: str | Path,
+    cutoffs: list[float],
+    names: list[str],
+    *,
+    domain: str = "speech",
+    clips: int = 3,
+    n: int = 8,
+    steps: int = 25,
+    eta: float = 0.0,
+    seed: int = 0,
+    max_seconds: float = 3.0,
+    cache_dir: str | Path | None = None,
+    results_dir: str | Path,
+) -> tuple[dict[float, str], pd.DataFrame]:
+    """Chapter 3's measure, made on **validation** clips so the test clips a search is judged on play no part in it:
+    ``n`` candidates of each clip scored by ``names`` and the oracle, then :func:`choose_verifier`.
+
+    Returns ``({cutoff: verifier}, the agreement table per cutoff)``; the rows are logged in ``results_dir`` and reused
+    by every chapter that asks the same question.
+    """
+    val = test_clips(corpus_dir, domain, clips, max_seconds=max_seconds, split="val")
+    log = Path(results_dir) / sweep_name(
+        f"choice-{domain}",
+        model=model,
+        n=n,
+        steps=steps,
+        eta=eta,
+        seed=seed,
+        cutoffs=list(cutoffs),
+        clips=[c.id for c in val],
+        verifiers=list(names),
+        s=max_seconds,
+    )
+    table = candidate_table(
+        model, val, list(cutoffs), n, list(names), steps=steps, eta=eta, seed=seed, cache_dir=cache_dir, log_path=log
+    )
+    agreement = pd.concat(
+        [verifier_agreement(rows, list(names)).assign(cutoff=cut) for cut, rows in table.groupby("cutoff", sort=True)],
+        ignore_index=True,
+    )
+    return choose_verifier(table, names), agreement
+
+
+def choice_reason(choice: dict[float, str], agreement: pd.DataFrame) -> str:
+    """Why :func:`pick_verifiers` chose what it chose, as a clause for the prose (numbers from ``agreement``)."""
+    rho = agreement.set_index(["cutoff", "verifier"])
+    n = int(agreement.inputs.max())
+    scores = " and ".join(number_text(rho.spearman.loc[(c, v)]) for c, v in sorted(choice.items()))
+    return (
+        f"chosen, per cutoff, as the one whose ranking of candidates agrees best with the oracle on {n} validation "
+        f"clip{'' if n == 1 else 's'} (mean within-input Spearman {scores})"
+    )
+
+
 # ------------------------------------------------------------------------------------ words for the prose
-def verdict(low: float, high: float | None = None, *, below: str = "better than", above: str = "worse than",
-            between: str = "not distinguishable from") -> str:
+def verdict(
+    low: float,
+    high: float | None = None,
+    *,
+    below: str = "better than",
+    above: str = "worse than",
+    between: str = "not distinguishable from",
+) -> str:
     """Words for a difference where **lower is better** (ΔLSD): an interval ``(low, high)`` wholly below zero gives
     ``below``, wholly above zero ``above``, and one that holds zero (or is undefined) ``between``. A single number
     (``high`` omitted) is an interval of width zero, so ``verdict(a - b, below="beats", above="does not beat",
@@ -461,8 +703,14 @@ def n_at_fraction(gain: pd.Series, fraction: float = 0.9) -> float:
     return float(g.index[np.argmax(g.to_numpy() >= fraction * final)])
 
 
-def diminishing_returns(curves: pd.DataFrame, selectors: dict[str, str | list[str]], scale: pd.Series, *,
-                        measure: str = "-LSD", fraction: float = 0.9) -> pd.DataFrame:
+def diminishing_returns(
+    curves: pd.DataFrame,
+    selectors: dict[str, str | list[str]],
+    scale: pd.Series,
+    *,
+    measure: str = "-LSD",
+    fraction: float = 0.9,
+) -> pd.DataFrame:
     """Where each selector's best-of-N returns diminish, per cutoff, from :func:`best_of_n` curves.
 
     ``curves``: rows with ``selector``, ``cutoff``, ``N`` and the score columns (averaged over clips here).
@@ -481,9 +729,16 @@ def diminishing_returns(curves: pd.DataFrame, selectors: dict[str, str | list[st
                 gain = ((cur[own] - cur[own].iloc[0]) / scale[own]).mean(axis=1)
             n = n_at_fraction(gain, fraction)
             change = -(cur[measure] - cur[measure].iloc[0])
-            rows.append({"cutoff": cut, "selector": label, "n_frac": n,
-                         "change_at_n_frac": float(change.loc[n]) if np.isfinite(n) else float("nan"),
-                         "change_at_max": float(change.iloc[-1]), "n_max": int(cur.index[-1])})
+            rows.append(
+                {
+                    "cutoff": cut,
+                    "selector": label,
+                    "n_frac": n,
+                    "change_at_n_frac": float(change.loc[n]) if np.isfinite(n) else float("nan"),
+                    "change_at_max": float(change.iloc[-1]),
+                    "n_max": int(cur.index[-1]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -505,8 +760,22 @@ def searcher_table(runs: pd.DataFrame, *, baseline: str = "random", level: float
             s, b = sel.loc[both], base.loc[both]
             ds, ds_lo, ds_hi = paired_ci(s.score.to_numpy(), b.score.to_numpy(), level)
             dl, dl_lo, dl_hi = paired_ci(s.LSD.to_numpy(), b.LSD.to_numpy(), level)
-            rows.append({"cutoff": cut, "searcher": name, "clips": len(both), "nfe": s.nfe.mean(),
-                         "candidates": s.candidates.mean(), "verifier": s.verifier.iloc[0], "score": s.score.mean(),
-                         "d_score": ds, "d_score_lo": ds_lo, "d_score_hi": ds_hi, "LSD": s.LSD.mean(),
-                         "d_lsd": dl, "d_lsd_lo": dl_lo, "d_lsd_hi": dl_hi})
+            rows.append(
+                {
+                    "cutoff": cut,
+                    "searcher": name,
+                    "clips": len(both),
+                    "nfe": s.nfe.mean(),
+                    "candidates": s.candidates.mean(),
+                    "verifier": s.verifier.iloc[0],
+                    "score": s.score.mean(),
+                    "d_score": ds,
+                    "d_score_lo": ds_lo,
+                    "d_score_hi": ds_hi,
+                    "LSD": s.LSD.mean(),
+                    "d_lsd": dl,
+                    "d_lsd_lo": dl_lo,
+                    "d_lsd_hi": dl_hi,
+                }
+            )
     return pd.DataFrame(rows)

@@ -41,8 +41,13 @@ def log_power(audio: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = H
     """
     x = _as_batch(audio)
     spec = torch.stft(
-        x, n_fft=n_fft, hop_length=hop, window=torch.hann_window(n_fft, dtype=x.dtype), center=True,
-        pad_mode="reflect", return_complex=True,
+        x,
+        n_fft=n_fft,
+        hop_length=hop,
+        window=torch.hann_window(n_fft, dtype=x.dtype),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
     )
     return torch.log10(torch.clamp(spec.abs().square(), min=CLAMP))
 

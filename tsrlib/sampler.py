@@ -52,8 +52,13 @@ class CandidateNoise:
     step = draw
 
     @classmethod
-    def from_generators(cls, seed: int, gens: Sequence[torch.Generator], device: torch.device | str = "cpu",
-                        indices: Sequence[int] | None = None) -> CandidateNoise:
+    def from_generators(
+        cls,
+        seed: int,
+        gens: Sequence[torch.Generator],
+        device: torch.device | str = "cpu",
+        indices: Sequence[int] | None = None,
+    ) -> CandidateNoise:
         """Rows backed by existing generators (shared state): search over paths continues parents' noise."""
         out = cls.__new__(cls)
         out.seed, out.device, out.gens = int(seed), torch.device(device), list(gens)
@@ -62,8 +67,9 @@ class CandidateNoise:
 
     def subset(self, rows: Sequence[int]) -> CandidateNoise:
         """The same generators (shared state) for a subset of the rows, in that order."""
-        return CandidateNoise.from_generators(self.seed, [self.gens[r] for r in rows], self.device,
-                                              [self.indices[r] for r in rows])
+        return CandidateNoise.from_generators(
+            self.seed, [self.gens[r] for r in rows], self.device, [self.indices[r] for r in rows]
+        )
 
 
 @dataclass
@@ -235,8 +241,17 @@ def generate(
             nfe += len(chunk)
         else:
             noise = CandidateNoise(seed, chunk, device)
-            x0, n = sample_from(model, cond, noise.initial(model.noise_shape(cond)), noise, steps=steps, eta=eta,
-                                solver=solver, guidance_scale=guidance_scale, amp=amp)
+            x0, n = sample_from(
+                model,
+                cond,
+                noise.initial(model.noise_shape(cond)),
+                noise,
+                steps=steps,
+                eta=eta,
+                solver=solver,
+                guidance_scale=guidance_scale,
+                amp=amp,
+            )
             nfe += n
         x0s.append(x0)
         outs.append(model.decode(x0, cond))
@@ -267,8 +282,16 @@ def sample_from(
     """
     if solver not in SOLVERS:
         raise ConfigError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    out = SOLVERS[solver](model, cond, x_T.to(device_of(cond)), schedule.timesteps(steps), eta=eta, noise=noise,
-                          guidance_scale=guidance_scale, amp=amp)
+    out = SOLVERS[solver](
+        model,
+        cond,
+        x_T.to(device_of(cond)),
+        schedule.timesteps(steps),
+        eta=eta,
+        noise=noise,
+        guidance_scale=guidance_scale,
+        amp=amp,
+    )
     return out.x, out.nfe
 
 

@@ -40,7 +40,7 @@ def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | float) ->
     t = torch.as_tensor(t, dtype=torch.float64, device=x0.device)
     a, s = alpha_sigma(t)
     shape = (-1,) + (1,) * (x0.ndim - 1) if t.ndim else ()
-    return (a.reshape(shape).to(x0.dtype) * x0 + s.reshape(shape).to(x0.dtype) * noise)
+    return a.reshape(shape).to(x0.dtype) * x0 + s.reshape(shape).to(x0.dtype) * noise
 
 
 def v_target(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

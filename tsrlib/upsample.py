@@ -28,9 +28,21 @@ class Upsampled:
     nfe: int
 
 
-def upsample(model: SRDiffusionModel, x: np.ndarray, sr: int, *, cutoff_hz: float | None = None, seed: int = 0,
-             indices=(0,), steps: int = 25, eta: float = 0.0, solver: str = "ddim", chunk_seconds: float = 20.0,
-             overlap_seconds: float = 1.0, batch_size: int = 16) -> Upsampled:
+def upsample(
+    model: SRDiffusionModel,
+    x: np.ndarray,
+    sr: int,
+    *,
+    cutoff_hz: float | None = None,
+    seed: int = 0,
+    indices=(0,),
+    steps: int = 25,
+    eta: float = 0.0,
+    solver: str = "ddim",
+    chunk_seconds: float = 20.0,
+    overlap_seconds: float = 1.0,
+    batch_size: int = 16,
+) -> Upsampled:
     """Super-resolve band-limited ``x [T]`` at ``sr`` Hz into candidates ``[len(indices), T']`` at the model rate.
 
     The cutoff is detected on the whole input once (unless given), so every chunk uses the same band.
@@ -41,8 +53,16 @@ def upsample(model: SRDiffusionModel, x: np.ndarray, sr: int, *, cutoff_hz: floa
     cutoff = tsa.detect_cutoff(x, model.sr) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, model.sr)
     n_chunk = int(chunk_seconds * model.sr)
     if len(x) <= n_chunk:
-        cand = sampler.generate(model, model.condition(x, model.sr, cutoff), seed, indices, steps=steps, eta=eta,
-                                solver=solver, batch_size=batch_size)
+        cand = sampler.generate(
+            model,
+            model.condition(x, model.sr, cutoff),
+            seed,
+            indices,
+            steps=steps,
+            eta=eta,
+            solver=solver,
+            batch_size=batch_size,
+        )
         return Upsampled(cand.audio, model.sr, cutoff, cand.nfe)
     chunks = tsa.chunk(x, n_chunk, int(overlap_seconds * model.sr))
     outs, nfe = [], 0
@@ -50,8 +70,16 @@ def upsample(model: SRDiffusionModel, x: np.ndarray, sr: int, *, cutoff_hz: floa
         if tsa.rms_dbfs(frame) < tsa.SILENCE_DBFS:  # a silent stretch stays silent
             outs.append(np.zeros((len(list(indices)), n_chunk), np.float32))
             continue
-        cand = sampler.generate(model, model.condition(frame, model.sr, cutoff), int(np.random.SeedSequence([seed, c])
-                                .generate_state(1)[0]), indices, steps=steps, eta=eta, solver=solver, batch_size=batch_size)
+        cand = sampler.generate(
+            model,
+            model.condition(frame, model.sr, cutoff),
+            int(np.random.SeedSequence([seed, c]).generate_state(1)[0]),
+            indices,
+            steps=steps,
+            eta=eta,
+            solver=solver,
+            batch_size=batch_size,
+        )
         outs.append(cand.audio)
         nfe += cand.nfe
     per_candidate = np.stack(outs, axis=1)  # [N, chunks, n_chunk]
@@ -71,8 +99,9 @@ def crossover(low: np.ndarray, high: np.ndarray, sr: int, split_hz: float, width
     return scipy.fft.irfft(spec, n=len(low)).astype(np.float32)
 
 
-def to_output_rate(y: np.ndarray, model_sr: int, x: np.ndarray, x_sr: int, out_sr: int,
-                   keep_fraction: float = 0.95) -> tuple[np.ndarray, str | None]:
+def to_output_rate(
+    y: np.ndarray, model_sr: int, x: np.ndarray, x_sr: int, out_sr: int, keep_fraction: float = 0.95
+) -> tuple[np.ndarray, str | None]:
     """Bring the model's output ``y [T]`` (at ``model_sr``) to ``out_sr`` Hz, keeping the input ``x [T']`` (at ``x_sr``)
     wherever the model cannot speak: above ``keep_fraction`` of the model's Nyquist frequency, an output at a higher
     rate takes the input's own content, if the input has any there (its detected bandwidth reaches that far).
@@ -90,6 +119,8 @@ def to_output_rate(y: np.ndarray, model_sr: int, x: np.ndarray, x_sr: int, out_s
     xin = tsa.resample(x, x_sr, out_sr)
     xin = np.pad(xin, (0, max(0, len(out) - len(xin))))[: len(out)]
     width = min(1000.0, 2 * (model_sr / 2 - split))
-    note = (f"the input already has content up to {band:.0f} Hz, beyond the model's {model_sr / 2:.0f} Hz band; "
-            f"above {split - width / 2:.0f} Hz the output keeps the input's own content")
+    note = (
+        f"the input already has content up to {band:.0f} Hz, beyond the model's {model_sr / 2:.0f} Hz band; "
+        f"above {split - width / 2:.0f} Hz the output keeps the input's own content"
+    )
     return crossover(out, xin, out_sr, split, width), note

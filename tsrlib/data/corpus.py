@@ -22,12 +22,21 @@ from tsrlib.errors import ConfigError
 
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     # clips per domain and split; tiny builds in well under a minute, small serves the book, full trains.
-    "tiny": {"speech": {"train": 4, "val": 2, "test": 2}, "music": {"train": 2, "val": 1, "test": 1},
-             "sfx": {"train": 2, "val": 1, "test": 2}},
-    "small": {"speech": {"train": 64, "val": 12, "test": 24}, "music": {"train": 32, "val": 6, "test": 12},
-              "sfx": {"train": 40, "val": 10, "test": 20}},
-    "full": {"speech": {"train": 3000, "val": 120, "test": 240}, "music": {"train": 1500, "val": 60, "test": 120},
-             "sfx": {"train": 1500, "val": 60, "test": 120}},
+    "tiny": {
+        "speech": {"train": 4, "val": 2, "test": 2},
+        "music": {"train": 2, "val": 1, "test": 1},
+        "sfx": {"train": 2, "val": 1, "test": 2},
+    },
+    "small": {
+        "speech": {"train": 64, "val": 12, "test": 24},
+        "music": {"train": 32, "val": 6, "test": 12},
+        "sfx": {"train": 40, "val": 10, "test": 20},
+    },
+    "full": {
+        "speech": {"train": 3000, "val": 120, "test": 240},
+        "music": {"train": 1500, "val": 60, "test": 120},
+        "sfx": {"train": 1500, "val": 60, "test": 120},
+    },
 }
 SECONDS = {"music": 4.0, "sfx": 3.0}
 _SENTENCE_OFFSET = {"test": 0, "val": 10_000, "train": 20_000}  # hand-written sentences go to test first
@@ -50,8 +59,12 @@ def plan(size: str, seed: int = 0, domains: tuple[str, ...] = manifest.DOMAINS) 
                 spks = speech.speakers(split)
                 lines = text.sentences(count, offset=_SENTENCE_OFFSET[split], seed=seed)
             for i in range(count):
-                job = {"id": f"{domain}-{split}-{i:05d}", "domain": domain, "split": split,
-                       "seed": clip_seed(seed, domain, split, i)}
+                job = {
+                    "id": f"{domain}-{split}-{i:05d}",
+                    "domain": domain,
+                    "split": split,
+                    "seed": clip_seed(seed, domain, split, i),
+                }
                 if domain == "speech":
                     # Alternate engines so even a tiny split holds both the natural and the formant voices.
                     spk = spks[(i // 2 if i % 2 else len(spks) - 1 - i // 2) % len(spks)]
@@ -74,8 +87,15 @@ def _make(job: dict, sr: int) -> tuple[np.ndarray, dict]:
     elif job["domain"] == "music":
         piece = music.draw_piece(job["seed"])
         x = music.render(piece, sr, SECONDS["music"])
-        params = {"instrument": piece.instrument, "program": music.INSTRUMENTS[piece.instrument], "tempo": piece.tempo,
-                  "key": piece.key, "mode": piece.mode, "texture": piece.texture, "soundfont": Path(music.soundfont()).name}
+        params = {
+            "instrument": piece.instrument,
+            "program": music.INSTRUMENTS[piece.instrument],
+            "tempo": piece.tempo,
+            "key": piece.key,
+            "mode": piece.mode,
+            "texture": piece.texture,
+            "soundfont": Path(music.soundfont()).name,
+        }
         row.update(caption=piece.caption, source="fluidsynth")
     else:
         x, caption = sfx.generate(job["category"], job["seed"], sr, SECONDS["sfx"])
@@ -84,8 +104,14 @@ def _make(job: dict, sr: int) -> tuple[np.ndarray, dict]:
     return x, {**row, "params": json.dumps(params, sort_keys=True)}
 
 
-def build(out: str | Path, size: str = "tiny", seed: int = 0, sr: int = MODEL_SR,
-          domains: tuple[str, ...] = manifest.DOMAINS, progress: bool = True) -> Path:
+def build(
+    out: str | Path,
+    size: str = "tiny",
+    seed: int = 0,
+    sr: int = MODEL_SR,
+    domains: tuple[str, ...] = manifest.DOMAINS,
+    progress: bool = True,
+) -> Path:
     """Generate the corpus into ``out`` and write ``out/manifest.csv``. Returns the manifest path.
 
     ``size="real"`` builds the corpus of real recordings from Debian packages instead (:func:`build_real`).
@@ -117,9 +143,18 @@ def build(out: str | Path, size: str = "tiny", seed: int = 0, sr: int = MODEL_SR
             x, extra = _make(job, sr)
             rel = Path(job["domain"]) / f"{job['id']}.wav"
             save(out / rel, x, sr)
-            row = {"id": job["id"], "domain": job["domain"], "split": job["split"], "path": rel.as_posix(),
-                   "sample_rate": sr, "duration": round(len(x) / sr, 4), "num_samples": len(x), "seed": job["seed"],
-                   "sha256": manifest.sha256(out / rel), **extra}
+            row = {
+                "id": job["id"],
+                "domain": job["domain"],
+                "split": job["split"],
+                "path": rel.as_posix(),
+                "sample_rate": sr,
+                "duration": round(len(x) / sr, 4),
+                "num_samples": len(x),
+                "seed": job["seed"],
+                "sha256": manifest.sha256(out / rel),
+                **extra,
+            }
             w.writerow(row)
             f.flush()
             done[job["id"]] = row
@@ -129,8 +164,13 @@ def build(out: str | Path, size: str = "tiny", seed: int = 0, sr: int = MODEL_SR
     return path
 
 
-def build_real(out: str | Path, seed: int = 0, sr: int = MODEL_SR, domains: tuple[str, ...] = manifest.DOMAINS,
-               progress: bool = True) -> Path:
+def build_real(
+    out: str | Path,
+    seed: int = 0,
+    sr: int = MODEL_SR,
+    domains: tuple[str, ...] = manifest.DOMAINS,
+    progress: bool = True,
+) -> Path:
     """The real-recordings corpus (:mod:`tsrlib.data.real`) into ``out``, with the synthetic corpus's manifest columns.
 
     Clips are written as they are made and listed in ``manifest.partial.csv``; a rerun keeps the clips it finds
@@ -156,10 +196,20 @@ def build_real(out: str | Path, seed: int = 0, sr: int = MODEL_SR, domains: tupl
                 continue
             rel = Path(domain) / f"{cid}.wav"
             save(out / rel, x, sr)
-            row = {"id": cid, "domain": domain, "path": rel.as_posix(), "sample_rate": sr,
-                   "duration": round(len(x) / sr, 4), "num_samples": len(x), "seed": seed,
-                   "sha256": manifest.sha256(out / rel), "transcript": "", "caption": "",
-                   **{k: v for k, v in fields.items() if k != "params"}, "params": json.dumps(fields["params"], sort_keys=True)}
+            row = {
+                "id": cid,
+                "domain": domain,
+                "path": rel.as_posix(),
+                "sample_rate": sr,
+                "duration": round(len(x) / sr, 4),
+                "num_samples": len(x),
+                "seed": seed,
+                "sha256": manifest.sha256(out / rel),
+                "transcript": "",
+                "caption": "",
+                **{k: v for k, v in fields.items() if k != "params"},
+                "params": json.dumps(fields["params"], sort_keys=True),
+            }
             w.writerow({k: row.get(k, "") for k in manifest.COLUMNS})
             f.flush()
             rows.append(row)

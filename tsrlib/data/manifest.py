@@ -22,8 +22,22 @@ import soundfile as sf
 
 from tsrlib.errors import ConfigError, DataError
 
-COLUMNS: tuple[str, ...] = ("id", "domain", "split", "path", "sample_rate", "duration", "num_samples", "transcript",
-                            "caption", "speaker", "source", "seed", "params", "sha256")
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "domain",
+    "split",
+    "path",
+    "sample_rate",
+    "duration",
+    "num_samples",
+    "transcript",
+    "caption",
+    "speaker",
+    "source",
+    "seed",
+    "params",
+    "sha256",
+)
 DOMAINS: tuple[str, ...] = ("speech", "music", "sfx")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -71,8 +85,13 @@ def _esc50_meta(root: Path) -> dict[str, dict]:
         return {}
     df = pd.read_csv(meta)
     fold_split = {5: "test", 4: "val"}
-    return {Path(r.filename).stem: {"caption": str(r.category).replace("_", " "), "split": fold_split.get(int(r.fold), "train")}
-            for r in df.itertuples()}
+    return {
+        Path(r.filename).stem: {
+            "caption": str(r.category).replace("_", " "),
+            "split": fold_split.get(int(r.fold), "train"),
+        }
+        for r in df.itertuples()
+    }
 
 
 def _musiccaps_meta(root: Path, skipped: list[str]) -> dict[str, str]:
@@ -136,13 +155,24 @@ def index_folder(root: str | Path, domain: str, out: str | Path | None = None) -
             caption, split = esc[f.stem]["caption"], esc[f.stem]["split"]
         elif domain == "music":
             caption = next((c for y, c in caps.items() if f.stem.startswith(str(y))), "")
-        rows.append({
-            "id": f"{domain}-{f.relative_to(root).with_suffix('').as_posix().replace('/', '-')}",
-            "domain": domain, "split": split or _split_of(f.stem), "path": Path(f).relative_to(base).as_posix()
-            if f.is_relative_to(base) else str(f), "sample_rate": info.samplerate, "duration": round(info.duration, 4),
-            "num_samples": info.frames, "transcript": transcript, "caption": caption, "speaker": speaker,
-            "source": f"indexed:{root.name}", "seed": "", "params": json.dumps({"channels": info.channels}), "sha256": "",
-        })
+        rows.append(
+            {
+                "id": f"{domain}-{f.relative_to(root).with_suffix('').as_posix().replace('/', '-')}",
+                "domain": domain,
+                "split": split or _split_of(f.stem),
+                "path": Path(f).relative_to(base).as_posix() if f.is_relative_to(base) else str(f),
+                "sample_rate": info.samplerate,
+                "duration": round(info.duration, 4),
+                "num_samples": info.frames,
+                "transcript": transcript,
+                "caption": caption,
+                "speaker": speaker,
+                "source": f"indexed:{root.name}",
+                "seed": "",
+                "params": json.dumps({"channels": info.channels}),
+                "sha256": "",
+            }
+        )
     if not rows:
         raise DataError(f"{root}: none of its {len(files)} audio files could be read (first: {skipped[0]})")
     if skipped:

@@ -24,10 +24,24 @@ from tsrlib.errors import TsrError
 SOUNDFONTS = ("/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 INSTRUMENTS: dict[str, int] = {  # name -> General MIDI program (0-based)
-    "acoustic piano": 0, "electric piano": 4, "harpsichord": 6, "music box": 10, "vibraphone": 11,
-    "marimba": 12, "church organ": 19, "accordion": 21, "nylon guitar": 24, "steel guitar": 25,
-    "violin": 40, "cello": 42, "string ensemble": 48, "trumpet": 56, "alto sax": 65, "clarinet": 71,
-    "flute": 73, "pan flute": 75,
+    "acoustic piano": 0,
+    "electric piano": 4,
+    "harpsichord": 6,
+    "music box": 10,
+    "vibraphone": 11,
+    "marimba": 12,
+    "church organ": 19,
+    "accordion": 21,
+    "nylon guitar": 24,
+    "steel guitar": 25,
+    "violin": 40,
+    "cello": 42,
+    "string ensemble": 48,
+    "trumpet": 56,
+    "alto sax": 65,
+    "clarinet": 71,
+    "flute": 73,
+    "pan flute": 75,
 }
 KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 TEXTURES = ("arpeggio", "block-chord progression", "melody over a bass line", "waltz", "ostinato")
@@ -131,7 +145,9 @@ def soundfont() -> str:
     for sf2 in SOUNDFONTS:
         if Path(sf2).is_file():
             return sf2
-    raise TsrError("no General MIDI SoundFont found: run `apt-get install timgm6mb-soundfont` (make book/test does it as root)")
+    raise TsrError(
+        "no General MIDI SoundFont found: run `apt-get install timgm6mb-soundfont` (make book/test does it as root)"
+    )
 
 
 def render(p: Piece, sr: int, seconds: float = 4.0, sf2: str | None = None) -> np.ndarray:
@@ -145,9 +161,29 @@ def render(p: Piece, sr: int, seconds: float = 4.0, sf2: str | None = None) -> n
     with tempfile.TemporaryDirectory() as tmp:
         mid, wav = Path(tmp, "p.mid"), Path(tmp, "p.wav")
         write_midi(p, seconds, mid)
-        subprocess.run([exe, "-ni", "-q", "-g", "0.5", "-r", "48000", "-o", "synth.chorus.active=0",
-                        "-o", "synth.reverb.active=1", "-F", str(wav), "-T", "wav", sf2 or soundfont(), str(mid)],
-                       capture_output=True, check=True)
+        subprocess.run(
+            [
+                exe,
+                "-ni",
+                "-q",
+                "-g",
+                "0.5",
+                "-r",
+                "48000",
+                "-o",
+                "synth.chorus.active=0",
+                "-o",
+                "synth.reverb.active=1",
+                "-F",
+                str(wav),
+                "-T",
+                "wav",
+                sf2 or soundfont(),
+                str(mid),
+            ],
+            capture_output=True,
+            check=True,
+        )
         x, native = sf.read(str(wav), dtype="float32", always_2d=True)
     x = resample(x.mean(axis=1), int(native), sr)
     n = int(seconds * sr)

@@ -123,8 +123,10 @@ def package_root(package: str, cache: str | Path | None = None) -> Path:
     root = Path(cache or deb_cache()) / package
     if (root / ".complete").is_file():
         return root
-    hint = (f"install it (`apt-get install {package}`) or unpack it "
-            f"(`apt-get download {package} && dpkg-deb -x {package}_*.deb DIR`)")
+    hint = (
+        f"install it (`apt-get install {package}`) or unpack it "
+        f"(`apt-get download {package} && dpkg-deb -x {package}_*.deb DIR`)"
+    )
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise TsrError(f"the real corpus needs the Debian package {package}, and apt-get/dpkg-deb are not here: {hint}")
     tmp = root.with_name(root.name + ".download")
@@ -251,8 +253,12 @@ def speech_clips(sources: list[Source], sr: int, seed: int) -> Iterable[tuple[st
                         "speaker": voice,
                         "transcript": transcript,
                         "source": "ktuberling-data",
-                        "params": {"words": whole, "cut_word": names[len(whole):], "language": lang,
-                                   "bandwidth_hz": round(min(bws), 1)},
+                        "params": {
+                            "words": whole,
+                            "cut_word": names[len(whole) :],
+                            "language": lang,
+                            "bandwidth_hz": round(min(bws), 1),
+                        },
                     },
                 )
                 clip, names, bws, k = [], [], [], k + 1

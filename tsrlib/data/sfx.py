@@ -16,7 +16,18 @@ from scipy import signal
 
 from tsrlib.errors import ConfigError
 
-CATEGORIES: tuple[str, ...] = ("impact", "bell", "rain", "engine", "clock", "bubbles", "wind", "crackle", "applause", "footsteps")
+CATEGORIES: tuple[str, ...] = (
+    "impact",
+    "bell",
+    "rain",
+    "engine",
+    "clock",
+    "bubbles",
+    "wind",
+    "crackle",
+    "applause",
+    "footsteps",
+)
 
 
 def _modes(rng, sr, n, freqs, decays, amps) -> np.ndarray:
@@ -58,16 +69,28 @@ def impact(rng, sr, n):
         i = int(0.1 * sr + h * (n - 0.2 * sr) / hits)  # hits spread evenly over the clip
         m = n - i
         click = _band_noise(rng, sr, m, 2000, 11500) * np.exp(-np.arange(m) / (0.004 * sr))
-        out[i:] += 0.8 * click + _modes(rng, sr, m, [base * r for r in ratios], [decay / (1 + 0.3 * k) for k in range(len(ratios))],
-                                        [1 / (1 + k) for k in range(len(ratios))])
+        out[i:] += 0.8 * click + _modes(
+            rng,
+            sr,
+            m,
+            [base * r for r in ratios],
+            [decay / (1 + 0.3 * k) for k in range(len(ratios))],
+            [1 / (1 + k) for k in range(len(ratios))],
+        )
     return out, f"{hits} {'knock' if mat == 'wooden' else 'strike'}{'s' if hits > 1 else ''} on a {mat} object"
 
 
 def bell(rng, sr, n):
     f0 = rng.uniform(350, 1400)
     ratios = [0.5, 1.0, 1.183, 1.506, 2.0, 2.514, 2.662, 3.011, 4.166, 5.433, 6.796]
-    out = _modes(rng, sr, n, [f0 * r for r in ratios], [1.2 / (1 + 0.25 * k) for k in range(len(ratios))],
-                 [rng.uniform(0.3, 1.0) for _ in ratios])
+    out = _modes(
+        rng,
+        sr,
+        n,
+        [f0 * r for r in ratios],
+        [1.2 / (1 + 0.25 * k) for k in range(len(ratios))],
+        [rng.uniform(0.3, 1.0) for _ in ratios],
+    )
     strike = _band_noise(rng, sr, n, 3000, 11500) * np.exp(-np.arange(n) / (0.01 * sr))  # the clapper's broadband clang
     out = out + 0.6 * strike * np.max(np.abs(out)) / max(np.max(np.abs(strike)), 1e-9)
     size = "small" if f0 > 900 else "large"
@@ -76,7 +99,14 @@ def bell(rng, sr, n):
 
 def rain(rng, sr, n):
     heavy = rng.uniform() < 0.5
-    drop = lambda r: _band_noise(r, sr, int(0.01 * sr), r.uniform(1500, 4000), 11500) * np.exp(-np.arange(int(0.01 * sr)) / (0.0015 * sr)) * r.uniform(0.2, 1)  # noqa: E731
+
+    def drop(r):
+        return (
+            _band_noise(r, sr, int(0.01 * sr), r.uniform(1500, 4000), 11500)
+            * np.exp(-np.arange(int(0.01 * sr)) / (0.0015 * sr))
+            * r.uniform(0.2, 1)
+        )
+
     out = _grains(rng, sr, n, 400 if heavy else 60, drop) + 0.05 * _band_noise(rng, sr, n, 500, 11000)
     return out, f"{'heavy' if heavy else 'light'} rain falling on a hard surface"
 
@@ -86,8 +116,10 @@ def engine(rng, sr, n):
     t = np.arange(n) / sr
     phase = 2 * np.pi * np.cumsum(rpm_hz * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t))) / sr
     pulses = (np.sin(phase) > 0.95).astype(float) + 0.3 * _band_noise(rng, sr, n, 100, 11000)
-    out = sum(signal.sosfilt(signal.butter(2, [f * 0.8, f * 1.2], btype="band", fs=sr, output="sos"), pulses)
-              for f in (120, 450, 1800, 5200))
+    out = sum(
+        signal.sosfilt(signal.butter(2, [f * 0.8, f * 1.2], btype="band", fs=sr, output="sos"), pulses)
+        for f in (120, 450, 1800, 5200)
+    )
     return out, f"an engine idling at {'low' if rpm_hz < 35 else 'high'} revs"
 
 
@@ -107,19 +139,26 @@ def bubbles(rng, sr, n):
         t = np.arange(m) / sr
         f = r.uniform(400, 3500) * (1 + 4 * t)
         return np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / (m / sr / 4)) * r.uniform(0.3, 1)
-    return _grains(rng, sr, n, rng.uniform(8, 30), bubble) + 0.02 * _band_noise(rng, sr, n, 200, 11000), "water bubbling and gurgling"
+
+    return _grains(rng, sr, n, rng.uniform(8, 30), bubble) + 0.02 * _band_noise(
+        rng, sr, n, 200, 11000
+    ), "water bubbling and gurgling"
 
 
 def wind(rng, sr, n):
     t = np.arange(n) / sr
     mod = 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.15, 0.5) * t + rng.uniform(0, 6))
-    out = mod * _band_noise(rng, sr, n, 150, 11000, order=2) + 0.5 * mod**2 * _band_noise(rng, sr, n, rng.uniform(600, 1500), 2500)
+    out = mod * _band_noise(rng, sr, n, 150, 11000, order=2) + 0.5 * mod**2 * _band_noise(
+        rng, sr, n, rng.uniform(600, 1500), 2500
+    )
     return out, "wind gusting through trees"
 
 
 def crackle(rng, sr, n):
     pop = lambda r: _band_noise(r, sr, int(0.005 * sr), 1000, 11500) * r.uniform(0.1, 1.0) ** 2  # noqa: E731
-    return _grains(rng, sr, n, rng.uniform(20, 80), pop) + 0.03 * _band_noise(rng, sr, n, 2000, 11500), "a wood fire crackling"
+    return _grains(rng, sr, n, rng.uniform(20, 80), pop) + 0.03 * _band_noise(
+        rng, sr, n, 2000, 11500
+    ), "a wood fire crackling"
 
 
 def applause(rng, sr, n):
@@ -127,6 +166,7 @@ def applause(rng, sr, n):
         m = int(0.02 * sr)
         f = r.uniform(900, 2500)
         return _band_noise(r, sr, m, f, min(4 * f, 11500)) * np.exp(-np.arange(m) / (0.004 * sr))
+
     crowd = int(rng.integers(5, 40))
     return _grains(rng, sr, n, crowd * 4, clap), f"{'a small group' if crowd < 15 else 'a crowd'} applauding"
 

@@ -82,8 +82,11 @@ def _espeak(text: str, spk: Speaker) -> tuple[np.ndarray, int]:
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise TsrError("espeak-ng is not installed: run `apt-get install espeak-ng` (make book/test does it as root)")
-    r = subprocess.run([exe, "-v", spk.voice, "-p", str(spk.pitch), "-s", str(spk.speed), "--stdout", text],
-                       capture_output=True, check=True)
+    r = subprocess.run(
+        [exe, "-v", spk.voice, "-p", str(spk.pitch), "-s", str(spk.speed), "--stdout", text],
+        capture_output=True,
+        check=True,
+    )
     x, sr = sf.read(io.BytesIO(r.stdout), dtype="float32")
     return x, int(sr)
 

@@ -63,14 +63,68 @@ HANDWRITTEN: tuple[str, ...] = (
     "The nurse checked the chart and smiled at the patient.",
 )
 
-_SUBJECTS = ("the old man", "a young girl", "the small boy", "my sister", "the driver", "our teacher", "the farmer",
-             "a tired worker", "the captain", "his mother", "the little cat", "a tall soldier", "the singer", "her uncle")
-_VERBS = ("carried", "painted", "found", "opened", "cleaned", "watched", "moved", "dropped", "sold", "bought",
-          "lifted", "pushed", "counted", "followed", "mended", "hid")
-_OBJECTS = ("the heavy box", "a red basket", "the wooden chair", "three letters", "the broken gate", "a bag of rice",
-            "the blue door", "two empty bottles", "the silver ring", "a warm blanket", "the paper boat", "five stones")
-_PLACES = ("near the river", "in the garden", "before dinner", "after the storm", "behind the school", "at the station",
-           "under the bridge", "on the top shelf", "during the night", "by the window", "in the market", "on the hill")
+_SUBJECTS = (
+    "the old man",
+    "a young girl",
+    "the small boy",
+    "my sister",
+    "the driver",
+    "our teacher",
+    "the farmer",
+    "a tired worker",
+    "the captain",
+    "his mother",
+    "the little cat",
+    "a tall soldier",
+    "the singer",
+    "her uncle",
+)
+_VERBS = (
+    "carried",
+    "painted",
+    "found",
+    "opened",
+    "cleaned",
+    "watched",
+    "moved",
+    "dropped",
+    "sold",
+    "bought",
+    "lifted",
+    "pushed",
+    "counted",
+    "followed",
+    "mended",
+    "hid",
+)
+_OBJECTS = (
+    "the heavy box",
+    "a red basket",
+    "the wooden chair",
+    "three letters",
+    "the broken gate",
+    "a bag of rice",
+    "the blue door",
+    "two empty bottles",
+    "the silver ring",
+    "a warm blanket",
+    "the paper boat",
+    "five stones",
+)
+_PLACES = (
+    "near the river",
+    "in the garden",
+    "before dinner",
+    "after the storm",
+    "behind the school",
+    "at the station",
+    "under the bridge",
+    "on the top shelf",
+    "during the night",
+    "by the window",
+    "in the market",
+    "on the hill",
+)
 
 
 def normalize_transcript(text: str) -> str:

@@ -109,8 +109,9 @@ class STFTCodec:
         return self._win[device]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(x.float(), self.cfg.n_fft, self.cfg.hop, window=self.window(x.device), center=True,
-                          return_complex=True)
+        spec = torch.stft(
+            x.float(), self.cfg.n_fft, self.cfg.hop, window=self.window(x.device), center=True, return_complex=True
+        )
         mag = spec.abs().clamp_min(1e-12)
         spec = spec * (mag ** (self.cfg.compress - 1))
         return torch.cat([spec.real, spec.imag], dim=1)
@@ -122,8 +123,9 @@ class STFTCodec:
         return spec * (mag ** (1 / self.cfg.compress - 1))
 
     def decode(self, z: torch.Tensor, length: int) -> torch.Tensor:
-        return torch.istft(self.to_complex(z), self.cfg.n_fft, self.cfg.hop, window=self.window(z.device),
-                           center=True, length=length)
+        return torch.istft(
+            self.to_complex(z), self.cfg.n_fft, self.cfg.hop, window=self.window(z.device), center=True, length=length
+        )
 
     def frames(self, length: int) -> int:
         return length // self.cfg.hop + 1
@@ -269,8 +271,10 @@ def band_replicated(lr: torch.Tensor, cutoff_hz: torch.Tensor | float, sr: int) 
     cuts = np.broadcast_to(np.asarray(torch.as_tensor(cutoff_hz).cpu(), dtype=np.float64).reshape(-1), (len(rows),))
     with warnings.catch_warnings():  # training crops may touch full scale; that is no reason to warn per example
         warnings.simplefilter("ignore")
-        out = [baselines.band_replication(r, sr, float(c)) if tsa.rms_dbfs(r) > tsa.SILENCE_DBFS else r
-               for r, c in zip(rows, cuts)]
+        out = [
+            baselines.band_replication(r, sr, float(c)) if tsa.rms_dbfs(r) > tsa.SILENCE_DBFS else r
+            for r, c in zip(rows, cuts)
+        ]
     return torch.from_numpy(np.stack(out)).to(lr.device, lr.dtype)
 
 
@@ -324,8 +328,9 @@ class TinySR(nn.Module):
         tsa.check_cutoff(cutoff, self.sr)
         x, loud = tsa.normalize_loudness(x, LEVEL_DBFS)
         feats = self.features(torch.from_numpy(x)[None].to(self.device), cutoff)
-        return Condition(audio=x, sr=self.sr, cutoff_hz=cutoff, features=feats,
-                         extra={"loudness": loud, "length": len(x)})
+        return Condition(
+            audio=x, sr=self.sr, cutoff_hz=cutoff, features=feats, extra={"loudness": loud, "length": len(x)}
+        )
 
     def noise_shape(self, cond: Condition) -> tuple[int, ...]:
         return tuple(cond.features["cond"].shape[1:])
@@ -344,8 +349,15 @@ class TinySR(nn.Module):
         norm = (s_ve**2 + sd**2).sqrt()
         return a, sig, s_ve, 1 / norm, s_ve * sd / norm
 
-    def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor,
-                   return_features: bool = False, pre: tuple[torch.Tensor, ...] | None = None):
+    def predict_x0(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        cond: torch.Tensor,
+        mask: torch.Tensor,
+        return_features: bool = False,
+        pre: tuple[torch.Tensor, ...] | None = None,
+    ):
         """The clean estimate ``x0 [N, 2F, L]``: a per-bin Wiener combination of the network's mean and ``y``.
 
         The network predicts, per bin and frame, a mean ``mu`` and a log standard deviation; with
@@ -358,7 +370,9 @@ class TinySR(nn.Module):
         code = None
         if self.cfg.band_code:
             s = s_ve.view(-1)
-            code = torch.cat([torch.tanh(read_band_code(y, mask) / s[:, None] / 3), s.clamp_min(1e-4).log()[:, None] / 4], 1)
+            code = torch.cat(
+                [torch.tanh(read_band_code(y, mask) / s[:, None] / 3), s.clamp_min(1e-4).log()[:, None] / 4], 1
+            )
         out, feats = self.net(c_in * y, cond, mask, t, return_features=True, code=code)
         f = self.cfg.bins
         log_sd = (out[:, 2 * f :] + self.prior_log_sd(cond, mask)).clamp(-12.0, 4.0)
@@ -384,8 +398,9 @@ class TinySR(nn.Module):
             return base
         power = cond[:, :f] ** 2 + cond[:, f:] ** 2
         kf, kt = self.cfg.prior_smoothing
-        smooth = nn.functional.avg_pool2d(power[:, None], (kf, kt), stride=1, padding=(kf // 2, kt // 2),
-                                          count_include_pad=False)[:, 0]
+        smooth = nn.functional.avg_pool2d(
+            power[:, None], (kf, kt), stride=1, padding=(kf // 2, kt // 2), count_include_pad=False
+        )[:, 0]
         est = (smooth / 2).clamp_min(1e-6).log() / 2
         known = mask.unsqueeze(-1)
         return known * base + (1 - known) * est
@@ -411,8 +426,9 @@ class TinySR(nn.Module):
 
     def regression_x0(self, cond: torch.Tensor, mask: torch.Tensor, return_features: bool = False):
         """``x0`` of the regression baseline from ``cond [N, 2F, L]`` and ``mask [N, F]`` (no noisy input, t = 0)."""
-        out, feats = self.net(torch.zeros_like(cond), cond, mask, torch.zeros(cond.shape[0], device=cond.device),
-                              return_features=True)
+        out, feats = self.net(
+            torch.zeros_like(cond), cond, mask, torch.zeros(cond.shape[0], device=cond.device), return_features=True
+        )
         known = torch.cat([mask, mask], dim=1).unsqueeze(-1)
         x0 = known * cond + (1 - known) * out[:, : 2 * self.cfg.bins]
         return (x0, out, feats) if return_features else x0
@@ -456,7 +472,10 @@ class TinySR(nn.Module):
 
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu() for k, v in self.net.state_dict().items()}
+        state = {
+            k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
+            for k, v in self.net.state_dict().items()
+        }
         save_file(state, str(p), metadata={"tsr_config": json.dumps(self.cfg.to_dict()), "name": self.name})
         return p
 
@@ -489,7 +508,8 @@ def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") 
     if not p.is_file():
         raise CheckpointError(
             f"checkpoint {p} not found. The shipped weights live in tsrlib/models/weights/; "
-            f"make them with `tsr train --mode diffusion` (or --mode regression) and `--export {p}`")
+            f"make them with `tsr train --mode diffusion` (or --mode regression) and `--export {p}`"
+        )
     try:
         with safe_open(str(p), "pt") as f:
             meta = f.metadata() or {}

@@ -34,5 +34,16 @@ def make_searcher(name: str, **kw) -> Searcher:
     return SEARCHERS[name](**kw)
 
 
-__all__ = ["MAX_SEARCH_SECONDS", "Candidate", "CandidateCache", "RandomSearch", "Run", "SEARCHERS", "SearchOverPaths",
-           "SearchResult", "Searcher", "ZeroOrderSearch", "make_searcher"]
+__all__ = [
+    "MAX_SEARCH_SECONDS",
+    "Candidate",
+    "CandidateCache",
+    "RandomSearch",
+    "Run",
+    "SEARCHERS",
+    "SearchOverPaths",
+    "SearchResult",
+    "Searcher",
+    "ZeroOrderSearch",
+    "make_searcher",
+]

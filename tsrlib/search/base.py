@@ -30,8 +30,17 @@ MAX_SEARCH_SECONDS = 60.0
 class Run:
     """The state of one search: the condition, the verifier, the candidates so far and the counters."""
 
-    def __init__(self, searcher: Searcher, model: SRDiffusionModel, x: np.ndarray, cutoff: float,
-                 verifier: Verifier, ctx: Context, seed: int, progress: bool):
+    def __init__(
+        self,
+        searcher: Searcher,
+        model: SRDiffusionModel,
+        x: np.ndarray,
+        cutoff: float,
+        verifier: Verifier,
+        ctx: Context,
+        seed: int,
+        progress: bool,
+    ):
         self.searcher, self.model, self.verifier, self.ctx, self.seed = searcher, model, verifier, ctx, seed
         self.cutoff, self.progress = cutoff, progress
         self.cond = model.condition(x, model.sr, cutoff)
@@ -53,14 +62,23 @@ class Run:
         """
         s = self.searcher
         per = sampler.nfe_per_sample(s.steps, s.solver)
-        keys = [CandidateCache.key(self.input_key, x_T[r], s.steps, s.eta, s.solver, sampler.candidate_seed(noise.seed, k))
-                for r, k in enumerate(noise.indices)] if self.cache else [None] * len(x_T)
+        keys = (
+            [
+                CandidateCache.key(
+                    self.input_key, x_T[r], s.steps, s.eta, s.solver, sampler.candidate_seed(noise.seed, k)
+                )
+                for r, k in enumerate(noise.indices)
+            ]
+            if self.cache
+            else [None] * len(x_T)
+        )
         out: list[np.ndarray | None] = [self.cache.get(k) if k else None for k in keys]
         todo = [r for r, a in enumerate(out) if a is None]
         for b in range(0, len(todo), s.batch_size):
             rows = todo[b : b + s.batch_size]
-            x0, _ = sampler.sample_from(self.model, self.cond, x_T[rows], noise.subset(rows), steps=s.steps, eta=s.eta,
-                                        solver=s.solver)
+            x0, _ = sampler.sample_from(
+                self.model, self.cond, x_T[rows], noise.subset(rows), steps=s.steps, eta=s.eta, solver=s.solver
+            )
             for r, a in zip(rows, self.model.decode(x0, self.cond)):
                 out[r] = a
                 if keys[r]:
@@ -81,13 +99,34 @@ class Run:
     def primary(self, scores: dict[str, np.ndarray]) -> np.ndarray:
         return scores[self.verifier.primary]
 
-    def add(self, *, round: int, parent: int | None, noise: str, scores: dict[str, np.ndarray], row: int, nfe: int,
-            audio: np.ndarray | None = None, level: int | None = None, final: bool = True) -> int:
+    def add(
+        self,
+        *,
+        round: int,
+        parent: int | None,
+        noise: str,
+        scores: dict[str, np.ndarray],
+        row: int,
+        nfe: int,
+        audio: np.ndarray | None = None,
+        level: int | None = None,
+        final: bool = True,
+    ) -> int:
         """Record one candidate (row ``row`` of ``scores``) and return its id."""
         cid = len(self.candidates)
-        self.candidates.append(Candidate(id=cid, round=round, parent=parent, seed=self.seed, noise=noise,
-                                         scores={k: float(v[row]) for k, v in scores.items()}, nfe=nfe, level=level,
-                                         final=final))
+        self.candidates.append(
+            Candidate(
+                id=cid,
+                round=round,
+                parent=parent,
+                seed=self.seed,
+                noise=noise,
+                scores={k: float(v[row]) for k, v in scores.items()},
+                nfe=nfe,
+                level=level,
+                final=final,
+            )
+        )
         if audio is not None:
             self.audio_of[cid] = audio
         return cid
@@ -101,8 +140,15 @@ class Searcher:
 
     name: ClassVar[str] = "searcher"
 
-    def __init__(self, *, steps: int = 25, eta: float = 0.0, solver: str = "ddim", batch_size: int = 16,
-                 cache: CandidateCache | str | None = None):
+    def __init__(
+        self,
+        *,
+        steps: int = 25,
+        eta: float = 0.0,
+        solver: str = "ddim",
+        batch_size: int = 16,
+        cache: CandidateCache | str | None = None,
+    ):
         if solver not in sampler.SOLVERS:
             raise TsrError(f"unknown solver {solver!r}; choose one of {', '.join(sampler.SOLVERS)}")
         self.steps, self.eta, self.solver, self.batch_size = int(steps), float(eta), solver, int(batch_size)
@@ -116,8 +162,13 @@ class Searcher:
     def to_config(self) -> dict:
         """The searcher's name and every constructor argument that shapes its result (JSON-ready);
         :meth:`from_config` rebuilds an equal searcher. A search report stores it under ``"searcher"``."""
-        return {"name": self.name, "steps": self.steps, "eta": self.eta, "solver": self.solver,
-                "batch_size": self.batch_size}
+        return {
+            "name": self.name,
+            "steps": self.steps,
+            "eta": self.eta,
+            "solver": self.solver,
+            "batch_size": self.batch_size,
+        }
 
     @classmethod
     def from_config(cls, config: dict, **overrides) -> Searcher:
@@ -146,9 +197,20 @@ class Searcher:
         """The NFE this searcher spends, in closed form."""
         raise NotImplementedError
 
-    def run(self, model: SRDiffusionModel, lr_audio: np.ndarray, verifier: Verifier | str, budget: int | None = None,
-            seed: int = 0, *, sr: int | None = None, context: Context | None = None, cutoff_hz: float | None = None,
-            allow_oracle: bool = False, progress: bool = False) -> SearchResult:
+    def run(
+        self,
+        model: SRDiffusionModel,
+        lr_audio: np.ndarray,
+        verifier: Verifier | str,
+        budget: int | None = None,
+        seed: int = 0,
+        *,
+        sr: int | None = None,
+        context: Context | None = None,
+        cutoff_hz: float | None = None,
+        allow_oracle: bool = False,
+        progress: bool = False,
+    ) -> SearchResult:
         """Search for the best super-resolution of ``lr_audio [T]`` (at ``sr`` Hz, default the model's rate).
 
         ``verifier``: a :class:`~tsrlib.verifiers.Verifier` or a name; an oracle is refused unless
@@ -159,16 +221,22 @@ class Searcher:
         t0 = time.perf_counter()
         v = get_verifier(verifier) if isinstance(verifier, str) else verifier
         if v.oracle and not allow_oracle:
-            raise TsrError(f"verifier {v.name!r} is an oracle (it needs the clean reference); searching with it "
-                           "is for analysis only: pass allow_oracle=True")
+            raise TsrError(
+                f"verifier {v.name!r} is an oracle (it needs the clean reference); searching with it "
+                "is for analysis only: pass allow_oracle=True"
+            )
         if getattr(model, "is_regression", False):
-            raise TsrError("the regression baseline is deterministic: there is no noise to search; use the diffusion model")
+            raise TsrError(
+                "the regression baseline is deterministic: there is no noise to search; use the diffusion model"
+            )
         searcher = self.fit(budget) if budget is not None else self
         sr = model.sr if sr is None else sr
         x = tsa.check_audio(lr_audio, sr, name="input")
         if len(x) > MAX_SEARCH_SECONDS * sr:
-            raise AudioInputError(f"input is {len(x) / sr:.0f} s long; a search holds every candidate in memory, "
-                                  f"so it takes at most {MAX_SEARCH_SECONDS:.0f} s: cut the file first")
+            raise AudioInputError(
+                f"input is {len(x) / sr:.0f} s long; a search holds every candidate in memory, "
+                f"so it takes at most {MAX_SEARCH_SECONDS:.0f} s: cut the file first"
+            )
         x = tsa.resample(x, sr, model.sr)
         cutoff = tsa.detect_cutoff(x, model.sr) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, model.sr)
         # a copy: what this run fills in (input, cutoff, cached features) never leaks into the caller's context,
@@ -181,12 +249,25 @@ class Searcher:
         run = Run(searcher, model, x, cutoff, v, ctx, seed, progress)
         chosen = searcher._search(run)
         best = run.candidates[chosen]
-        return SearchResult(audio=run.audio_of[chosen], sr=model.sr, score=best.scores[v.primary], chosen=chosen,
-                            candidates=run.candidates, nfe=run.nfe, verifier=v.name, searcher=searcher.to_config(),
-                            seed=seed, cutoff_hz=cutoff, model=getattr(model, "name", type(model).__name__),
-                            cache_hits=run.cache_hits, verifier_calls=run.verifier_calls,
-                            verifier_seconds=run.verifier_seconds, wall_seconds=time.perf_counter() - t0,
-                            history=run.history, audio_of=run.audio_of)
+        return SearchResult(
+            audio=run.audio_of[chosen],
+            sr=model.sr,
+            score=best.scores[v.primary],
+            chosen=chosen,
+            candidates=run.candidates,
+            nfe=run.nfe,
+            verifier=v.name,
+            searcher=searcher.to_config(),
+            seed=seed,
+            cutoff_hz=cutoff,
+            model=getattr(model, "name", type(model).__name__),
+            cache_hits=run.cache_hits,
+            verifier_calls=run.verifier_calls,
+            verifier_seconds=run.verifier_seconds,
+            wall_seconds=time.perf_counter() - t0,
+            history=run.history,
+            audio_of=run.audio_of,
+        )
 
     def _search(self, run: Run) -> int:
         raise NotImplementedError

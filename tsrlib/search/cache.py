@@ -27,8 +27,11 @@ def model_fingerprint(model) -> str:
     weights. It is kept on the model object and recomputed whenever the config or any tensor changes, in place too
     (every in-place write bumps a tensor's version counter)."""
     tensors = list(model.state_dict().values()) if isinstance(model, torch.nn.Module) else []
-    stamp = (getattr(model, "name", type(model).__name__), repr(getattr(model, "cfg", None)),
-             tuple((t.data_ptr(), t._version) for t in tensors))
+    stamp = (
+        getattr(model, "name", type(model).__name__),
+        repr(getattr(model, "cfg", None)),
+        tuple((t.data_ptr(), t._version) for t in tensors),
+    )
     cached = getattr(model, "_tsr_fingerprint", None)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -53,8 +56,12 @@ class CandidateCache:
 
     @staticmethod
     def key(input_key: str, x_T: torch.Tensor, steps: int, eta: float, solver: str, noise_seed: int | None) -> str:
-        return _sha1(input_key, x_T.detach().cpu().contiguous().numpy().tobytes(), f"{steps}/{eta:g}/{solver}",
-                     str(noise_seed) if eta > 0 else "-")
+        return _sha1(
+            input_key,
+            x_T.detach().cpu().contiguous().numpy().tobytes(),
+            f"{steps}/{eta:g}/{solver}",
+            str(noise_seed) if eta > 0 else "-",
+        )
 
     def get(self, key: str) -> np.ndarray | None:
         p = self.folder / key[:2] / f"{key}.npy"

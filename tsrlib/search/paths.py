@@ -46,8 +46,13 @@ class SearchOverPaths(Searcher):
         self.n, self.m, self.delta_f, self.delta_b, self.first = int(n), int(m), int(delta_f), int(delta_b), int(first)
 
     def to_config(self) -> dict:
-        return super().to_config() | {"n": self.n, "m": self.m, "delta_f": self.delta_f, "delta_b": self.delta_b,
-                                   "first": self.first}
+        return super().to_config() | {
+            "n": self.n,
+            "m": self.m,
+            "delta_f": self.delta_f,
+            "delta_b": self.delta_b,
+            "first": self.first,
+        }
 
     def levels(self) -> list[tuple[int, int]]:
         """The (start, stop) level pairs of each branching round."""
@@ -74,8 +79,12 @@ class SearchOverPaths(Searcher):
         if self.first > 0:
             x = sampler.sample_ddim(run.model, run.cond, x, ts, eta=self.eta, noise=noise, stop=self.first).x
         run.nfe += self.n * self.first
-        parents = [run.add(round=0, parent=None, noise=f"k={k}", scores={}, row=0, nfe=self.first, level=self.first,
-                           final=False) for k in range(self.n)]
+        parents = [
+            run.add(
+                round=0, parent=None, noise=f"k={k}", scores={}, row=0, nfe=self.first, level=self.first, final=False
+            )
+            for k in range(self.n)
+        ]
         gens = list(noise.gens)
         next_index = self.n
         best = parents[0]
@@ -102,9 +111,20 @@ class SearchOverPaths(Searcher):
             audio = run.model.decode(out.x if final else out.x0, run.cond)
             scores = run.score(audio)
             s = run.primary(scores)
-            ids = [run.add(round=r, parent=parents[kid_parent[q]], noise=f"branch {q % self.m} of #{parents[kid_parent[q]]}",
-                           scores=scores, row=q, nfe=b - a, level=b, final=final, audio=audio[q] if final else None)
-                   for q in range(len(audio))]
+            ids = [
+                run.add(
+                    round=r,
+                    parent=parents[kid_parent[q]],
+                    noise=f"branch {q % self.m} of #{parents[kid_parent[q]]}",
+                    scores=scores,
+                    row=q,
+                    nfe=b - a,
+                    level=b,
+                    final=final,
+                    audio=audio[q] if final else None,
+                )
+                for q in range(len(audio))
+            ]
             keep = np.argsort(-s, kind="stable")[: self.n]
             best = ids[int(keep[0])]
             run.log_round(r, best, s[keep[0]], level=b)

@@ -43,8 +43,10 @@ class RandomSearch(Searcher):
         noise = sampler.CandidateNoise(run.seed, range(self.n), run.device)
         x_T = noise.initial(run.shape)
         chunks = range(0, self.n, self.batch_size)
-        audio = [run.sample(x_T[b : b + self.batch_size], noise.subset(range(b, min(b + self.batch_size, self.n))))
-                 for b in tqdm(chunks, desc="random search", unit="batch", disable=not run.progress)]
+        audio = [
+            run.sample(x_T[b : b + self.batch_size], noise.subset(range(b, min(b + self.batch_size, self.n))))
+            for b in tqdm(chunks, desc="random search", unit="batch", disable=not run.progress)
+        ]
         audio = np.concatenate(audio)
         scores = run.score(audio)  # one call: ensembles rank all N together
         for k in range(self.n):

@@ -70,9 +70,19 @@ class SearchResult:
 
     def to_json(self) -> dict:
         """A JSON-ready report: the input cutoff, each candidate's noise and scores, the choice, NFE and time."""
-        return {"model": self.model, "searcher": self.searcher, "verifier": self.verifier, "seed": self.seed,
-                "cutoff_hz": float(self.cutoff_hz), "chosen": self.chosen, "score": float(self.score),
-                "nfe": int(self.nfe), "cache_hits": int(self.cache_hits), "verifier_calls": int(self.verifier_calls),
-                "verifier_seconds": round(self.verifier_seconds, 3), "wall_seconds": round(self.wall_seconds, 3),
-                "history": self.history,
-                "candidates": [{k: v for k, v in asdict(c).items()} for c in self.candidates]}
+        return {
+            "model": self.model,
+            "searcher": self.searcher,
+            "verifier": self.verifier,
+            "seed": self.seed,
+            "cutoff_hz": float(self.cutoff_hz),
+            "chosen": self.chosen,
+            "score": float(self.score),
+            "nfe": int(self.nfe),
+            "cache_hits": int(self.cache_hits),
+            "verifier_calls": int(self.verifier_calls),
+            "verifier_seconds": round(self.verifier_seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "history": self.history,
+            "candidates": [{k: v for k, v in asdict(c).items()} for c in self.candidates],
+        }

@@ -50,8 +50,9 @@ class ZeroOrderSearch(Searcher):
 
     name = "zero-order"
 
-    def __init__(self, n: int = 8, lam: float = 0.3, rounds: int = 2, neighbourhood: str = "shell",
-                 on_stall: str = "stay", **kw):
+    def __init__(
+        self, n: int = 8, lam: float = 0.3, rounds: int = 2, neighbourhood: str = "shell", on_stall: str = "stay", **kw
+    ):
         super().__init__(**kw)
         if neighbourhood not in NEIGHBOURHOODS:
             raise ConfigError(f"neighbourhood must be one of {NEIGHBOURHOODS}, got {neighbourhood!r}")
@@ -65,8 +66,13 @@ class ZeroOrderSearch(Searcher):
         self.neighbourhood, self.on_stall = neighbourhood, on_stall
 
     def to_config(self) -> dict:
-        return super().to_config() | {"n": self.n, "lam": self.lam, "rounds": self.rounds,
-                                   "neighbourhood": self.neighbourhood, "on_stall": self.on_stall}
+        return super().to_config() | {
+            "n": self.n,
+            "lam": self.lam,
+            "rounds": self.rounds,
+            "neighbourhood": self.neighbourhood,
+            "on_stall": self.on_stall,
+        }
 
     def nfe(self, restarts: int = 0) -> int:
         return self.per_sample * (1 + self.rounds * self.n + restarts)
@@ -85,8 +91,9 @@ class ZeroOrderSearch(Searcher):
         next_index = 1
         x_p, noise = self._fresh(run, 0)
         audio = run.sample(x_p, noise)
-        pivot = run.add(round=0, parent=None, noise="pivot k=0", scores=run.score(audio), row=0, nfe=self.per_sample,
-                        audio=audio[0])
+        pivot = run.add(
+            round=0, parent=None, noise="pivot k=0", scores=run.score(audio), row=0, nfe=self.per_sample, audio=audio[0]
+        )
         pivots = [pivot]
         for r in tqdm(range(1, self.rounds + 1), desc="zero-order", unit="round", disable=not run.progress):
             idx = list(range(next_index, next_index + self.n))
@@ -97,9 +104,18 @@ class ZeroOrderSearch(Searcher):
             x_n = neighbours(x_p[0], eps, u, self.lam, self.neighbourhood)
             audio = run.sample(x_n, noise)
             scores = run.score(np.concatenate([run.audio_of[pivot][None], audio]))  # the pivot is row 0
-            ids = [run.add(round=r, parent=pivot, noise=f"{self.neighbourhood}({self.lam:g}) of #{pivot}, k={k}",
-                           scores={a: v[1:] for a, v in scores.items()}, row=j, nfe=self.per_sample, audio=audio[j])
-                   for j, k in enumerate(idx)]
+            ids = [
+                run.add(
+                    round=r,
+                    parent=pivot,
+                    noise=f"{self.neighbourhood}({self.lam:g}) of #{pivot}, k={k}",
+                    scores={a: v[1:] for a, v in scores.items()},
+                    row=j,
+                    nfe=self.per_sample,
+                    audio=audio[j],
+                )
+                for j, k in enumerate(idx)
+            ]
             s = run.primary(scores)
             best = int(np.argmax(s[1:]))
             moved = bool(s[1 + best] > s[0])
@@ -109,8 +125,15 @@ class ZeroOrderSearch(Searcher):
             elif self.on_stall == "restart" and r < self.rounds:
                 x_p, noise = self._fresh(run, next_index)
                 audio = run.sample(x_p, noise)
-                pivot = run.add(round=r, parent=None, noise=f"restart k={next_index}", scores=run.score(audio), row=0,
-                                nfe=self.per_sample, audio=audio[0])
+                pivot = run.add(
+                    round=r,
+                    parent=None,
+                    noise=f"restart k={next_index}",
+                    scores=run.score(audio),
+                    row=0,
+                    nfe=self.per_sample,
+                    audio=audio[0],
+                )
                 next_index += 1
                 pivots.append(pivot)
             run.log_round(r, pivot, s[1 + best] if moved else s[0], moved=moved)

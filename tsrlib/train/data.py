@@ -90,9 +90,20 @@ class Batch:
 class SegmentSampler:
     """Holds the clips of one split in memory and draws :class:`Batch` es from a numpy generator."""
 
-    def __init__(self, manifest_path, split: str = "train", domains=mf.DOMAINS, segment_seconds: float = 0.75,
-                 sr: int = tsa.MODEL_SR, cutoff_range: tuple[float, float] = (2000.0, 11000.0), hf_gain_db: float = 0.0,
-                 hf_tilt_db: float = 0.0, band_code: bool = False, code_source: str = "augment", code_rho: float = 1.0):
+    def __init__(
+        self,
+        manifest_path,
+        split: str = "train",
+        domains=mf.DOMAINS,
+        segment_seconds: float = 0.75,
+        sr: int = tsa.MODEL_SR,
+        cutoff_range: tuple[float, float] = (2000.0, 11000.0),
+        hf_gain_db: float = 0.0,
+        hf_tilt_db: float = 0.0,
+        band_code: bool = False,
+        code_source: str = "augment",
+        code_rho: float = 1.0,
+    ):
         """``manifest_path``: one manifest, or several separated by commas (their clips are pooled).
 
         ``code_rho`` (measured codes): the code is ``rho z + sqrt(1 - rho^2) e`` for the measured standard normal ``z``
@@ -127,7 +138,9 @@ class SegmentSampler:
             c = float(rng.choice([4000.0, 8000.0]) * rng.uniform(0.9, 1.1))
         else:
             c = float(rng.uniform(*self.cutoff_range))
-        if bandwidth is not None and bandwidth < self.sr / 2 - 1 and c > 0.9 * bandwidth:  # narrow clips: only what they hold
+        if (
+            bandwidth is not None and bandwidth < self.sr / 2 - 1 and c > 0.9 * bandwidth
+        ):  # narrow clips: only what they hold
             c = float(rng.uniform(self.cutoff_range[0], max(0.9 * bandwidth, self.cutoff_range[0] + 1)))
         return c
 
@@ -202,6 +215,10 @@ class SegmentSampler:
             hr.append(x * gain)
             lr.append(y * gain)
             cut.append(c)
-        return Batch(torch.from_numpy(np.stack(hr)).float(), torch.from_numpy(np.stack(lr)).float(),
-                     torch.tensor(cut, dtype=torch.float32),
-                     torch.from_numpy(np.stack(codes)).float() if codes else None, torch.tensor(bws, dtype=torch.float32))
+        return Batch(
+            torch.from_numpy(np.stack(hr)).float(),
+            torch.from_numpy(np.stack(lr)).float(),
+            torch.tensor(cut, dtype=torch.float32),
+            torch.from_numpy(np.stack(codes)).float() if codes else None,
+            torch.tensor(bws, dtype=torch.float32),
+        )

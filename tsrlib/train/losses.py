@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def band_weights(bin_freqs: torch.Tensor, cutoff: torch.Tensor, below: float = 0.1,
-                 bandwidth: torch.Tensor | None = None) -> torch.Tensor:
+def band_weights(
+    bin_freqs: torch.Tensor, cutoff: torch.Tensor, below: float = 0.1, bandwidth: torch.Tensor | None = None
+) -> torch.Tensor:
     """``[N, 2F, 1]`` weights: 1 for bins at or above each example's cutoff (the band to invent), ``below`` under it,
     and 0 above each example's ``bandwidth [N]`` (Hz), where the recording holds nothing to learn from.
 

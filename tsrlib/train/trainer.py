@@ -86,8 +86,10 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         """JSON-ready, with ``model`` nested; ``TrainConfig(**d)`` rebuilds it."""
-        return {**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()},
-                "model": self.model.to_dict()}
+        return {
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()},
+            "model": self.model.to_dict(),
+        }
 
 
 @dataclass
@@ -176,21 +178,39 @@ def train(
         ts_sampler.load_state_dict(state.get("timesteps", {}))
         step = state["step"]
         log(f"train: resumed from {ckpt} at step {step}")
-    train_set = SegmentSampler(cfg.manifest, "train", segment_seconds=cfg.segment_seconds, sr=model.sr,
-                               hf_gain_db=cfg.hf_gain_db, hf_tilt_db=cfg.hf_tilt_db, band_code=mc.band_code,
-                               code_source=cfg.code_source, code_rho=cfg.code_rho)
+    train_set = SegmentSampler(
+        cfg.manifest,
+        "train",
+        segment_seconds=cfg.segment_seconds,
+        sr=model.sr,
+        hf_gain_db=cfg.hf_gain_db,
+        hf_tilt_db=cfg.hf_tilt_db,
+        band_code=mc.band_code,
+        code_source=cfg.code_source,
+        code_rho=cfg.code_rho,
+    )
     if mc.band_code and cfg.code_source == "measured":  # the same table on a resume: its own seeded generator
         table = train_set.calibrate(cfg.calibration, np.random.default_rng([cfg.seed, 2]))
-        log(f"train: band offsets from band replication, median gain {np.median(table[:, 0]):+.1f} dB, "
+        log(
+            f"train: band offsets from band replication, median gain {np.median(table[:, 0]):+.1f} dB, "
             f"tilt {np.median(table[:, 1]):+.1f} dB/oct (10-90 %: {np.percentile(table[:, 0], 10):+.1f} to "
-            f"{np.percentile(table[:, 0], 90):+.1f} dB)")
+            f"{np.percentile(table[:, 0], 90):+.1f} dB)"
+        )
     val_set = SegmentSampler(cfg.manifest, "val", segment_seconds=cfg.segment_seconds, sr=model.sr)
     if step == 0 and cfg.init:  # fine-tuning: weights (and the preconditioning's data scale) from a model
         from tsrlib.models.tiny import load
 
         start = load(cfg.init, device)
-        if replace(start.cfg, global_context=model.cfg.global_context, band_code=model.cfg.band_code,
-                   prior_smoothing=model.cfg.prior_smoothing, silence_gate_db=model.cfg.silence_gate_db) != model.cfg:
+        if (
+            replace(
+                start.cfg,
+                global_context=model.cfg.global_context,
+                band_code=model.cfg.band_code,
+                prior_smoothing=model.cfg.prior_smoothing,
+                silence_gate_db=model.cfg.silence_gate_db,
+            )
+            != model.cfg
+        ):
             raise ConfigError(f"init {cfg.init}: its config {start.cfg} differs from this run's {model.cfg}")
         missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
         new_layers = (".glob.", "net.code.")  # zero-initialised, so they may be absent from the weights
@@ -200,13 +220,19 @@ def train(
         log(f"train: initialised from {cfg.init}")
     elif step == 0:  # per-bin data scale for the preconditioning, measured once on training batches
         with torch.no_grad():
-            z = torch.cat([model.codec.encode(train_set.batch(cfg.batch, np.random.default_rng(cfg.seed + 1)).hr.to(device))
-                           for _ in range(8)])
+            z = torch.cat(
+                [
+                    model.codec.encode(train_set.batch(cfg.batch, np.random.default_rng(cfg.seed + 1)).hr.to(device))
+                    for _ in range(8)
+                ]
+            )
             sd = z.transpose(0, 1).reshape(z.shape[1], -1).std(dim=1).clamp_min(0.01)
         model.net.sigma_data.copy_(sd)
         ema.net.sigma_data.copy_(sd)
-    log(f"train: {len(train_set.clips)} train clips, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
-        f"{mc.mode}, device {device}")
+    log(
+        f"train: {len(train_set.clips)} train clips, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+        f"{mc.mode}, device {device}"
+    )
     freqs = model.codec.bin_freqs().to(device)
     logfile = out / "log.csv"
     new_log = not logfile.exists()
@@ -215,7 +241,9 @@ def train(
     with logfile.open("a", newline="") as fh:
         writer = csv.writer(fh)
         if new_log:
-            writer.writerow(["step", "loss", "lr", "seconds", "val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"])
+            writer.writerow(
+                ["step", "loss", "lr", "seconds", "val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"]
+            )
         running = []
         while step < cfg.steps:
             b = train_set.batch(cfg.batch, rng)
@@ -236,7 +264,9 @@ def train(
                 x_t = schedule.add_noise(x0, noise, t)
                 pre = model.preconditioning(t, device)
                 c_out = pre[-1]
-                x0_hat, _, blocks = model.predict_x0(x_t, t, feats["cond"], feats["mask"], return_features=True, pre=pre)
+                x0_hat, _, blocks = model.predict_x0(
+                    x_t, t, feats["cond"], feats["mask"], return_features=True, pre=pre
+                )
                 pred, target = x0_hat / c_out, x0 / c_out
             per_example = weighted_mse(pred, target, w)
             loss = per_example.mean()
@@ -260,15 +290,34 @@ def train(
             if step % cfg.val_every == 0 or step == cfg.steps:
                 val = validation_lsd(ema, val_set, cfg)
             if step % cfg.log_every == 0 or val:
-                writer.writerow([step, np.mean(running), lr_at(step, cfg), round(time.time() - t0, 1),
-                                 *(val.get(k, "") for k in ("val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"))])
+                writer.writerow(
+                    [
+                        step,
+                        np.mean(running),
+                        lr_at(step, cfg),
+                        round(time.time() - t0, 1),
+                        *(val.get(k, "") for k in ("val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k")),
+                    ]
+                )
                 fh.flush()
-                log(f"train: step {step} loss {np.mean(running):.4f} {' '.join(f'{k} {v:.3f}' for k, v in val.items())}")
+                log(
+                    f"train: step {step} loss {np.mean(running):.4f} {' '.join(f'{k} {v:.3f}' for k, v in val.items())}"
+                )
                 running = []
             if step % cfg.ckpt_every == 0 or step == cfg.steps:
-                _save_atomic({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
-                              "numpy_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
-                              "timesteps": ts_sampler.state_dict(), "config": cfg.to_dict()}, ckpt)
+                _save_atomic(
+                    {
+                        "model": model.state_dict(),
+                        "ema": ema.state_dict(),
+                        "opt": opt.state_dict(),
+                        "step": step,
+                        "numpy_rng": rng.bit_generator.state,
+                        "torch_rng": gen.get_state(),
+                        "timesteps": ts_sampler.state_dict(),
+                        "config": cfg.to_dict(),
+                    },
+                    ckpt,
+                )
     return ema.eval()
 
 
@@ -296,15 +345,25 @@ def export_with_provenance(model: TinySR, cfg: TrainConfig, path: str | Path, co
         log = pd.concat([before, log.assign(step=log.step + before.step.max())], ignore_index=True)
     log.to_csv(p.with_suffix(".log.csv"), index=False)
     device = pick_device(cfg.device)
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"CPU ({platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    hardware = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU ({platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )
     own = log[log.stage == p.stem]
     val = own.dropna(subset=["val_lsd_4k"]).iloc[-1].to_dict() if own["val_lsd_4k"].notna().any() else {}
     run_seconds = float(own.seconds.max())
-    info = {"command": command, "config": cfg.to_dict(),
-            "train_seconds": run_seconds + (init_info["train_seconds"] if init_info else 0.0), "run_seconds": run_seconds,
-            "hardware": hardware, "torch": torch.__version__, "parameters": sum(q.numel() for q in model.parameters()),
-            "checkpoint_bytes": p.stat().st_size, "final_validation": {k: v for k, v in val.items() if k.startswith("val")}}
+    info = {
+        "command": command,
+        "config": cfg.to_dict(),
+        "train_seconds": run_seconds + (init_info["train_seconds"] if init_info else 0.0),
+        "run_seconds": run_seconds,
+        "hardware": hardware,
+        "torch": torch.__version__,
+        "parameters": sum(q.numel() for q in model.parameters()),
+        "checkpoint_bytes": p.stat().st_size,
+        "final_validation": {k: v for k, v in val.items() if k.startswith("val")},
+    }
     if init_info is not None:
         info["init"] = init_info
     p.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")

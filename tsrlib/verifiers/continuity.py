@@ -65,6 +65,6 @@ class SpectralContinuity(Verifier):
         a, b, c = a[:, :n][:, active], b[:, :n][:, active], c[:, :n][:, active]
         edge = -np.abs(c - (2 * b - a)).mean(axis=1)
         bc, cc = b - b.mean(axis=1, keepdims=True), c - c.mean(axis=1, keepdims=True)
-        denom = np.sqrt((bc ** 2).sum(axis=1) * (cc ** 2).sum(axis=1))
+        denom = np.sqrt((bc**2).sum(axis=1) * (cc**2).sum(axis=1))
         envelope = np.where(denom > 0, (bc * cc).sum(axis=1) / np.maximum(denom, 1e-12), 0.0)
         return {"edge": edge, "envelope": envelope}

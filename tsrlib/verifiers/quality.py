@@ -51,5 +51,9 @@ class DNSMOS(Verifier):
     def _evaluate(self, x: np.ndarray, sr: int, ctx: Context) -> dict[str, np.ndarray]:
         model = dnsmos_model()
         rows = [model(np.clip(row, -1, 1).astype(np.float64), SR, False) for row in x]
-        return {"ovrl": [r["ovrl_mos"] for r in rows], "sig": [r["sig_mos"] for r in rows],
-                "bak": [r["bak_mos"] for r in rows], "p808": [r["p808_mos"] for r in rows]}
+        return {
+            "ovrl": [r["ovrl_mos"] for r in rows],
+            "sig": [r["sig_mos"] for r in rows],
+            "bak": [r["bak_mos"] for r in rows],
+            "p808": [r["p808_mos"] for r in rows],
+        }
