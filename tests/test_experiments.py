@@ -186,31 +186,6 @@ def test_baseline_table_scores_each_method_and_resumes(tmp_path):
     assert len(again) == len(df)  # resumed, nothing added
 
 
-@pytest.mark.parametrize(
-    "low,high,expected",
-    [
-        (-0.3, -0.01, "better than"),
-        (0.01, 0.2, "worse than"),
-        (-0.1, 0.1, "not distinguishable from"),
-        (0.0, 0.2, "not distinguishable from"),
-        (np.nan, np.nan, "not distinguishable from"),
-    ],
-)
-def test_verdict_branches_at_zero(low, high, expected):
-    assert ex.verdict(low, high) == expected
-
-
-def test_verdict_of_one_number_reads_lower_beats():
-    words = dict(below="beats", above="does not beat", between="does not beat")
-    assert [ex.verdict(d, **words) for d in (-1e-9, 0.0, 1e-9)] == ["beats", "does not beat", "does not beat"]
-
-
-def test_glued_text_is_never_nan():
-    assert ex.number_text(0.1234) == "+0.12" and ex.number_text(np.nan) == "undefined"
-    assert ex.ci_text(-0.12, 0.04, 5) == "95 % CI -0.120 to +0.040"
-    assert ex.ci_text(np.nan, np.nan, 1) == "no confidence interval from 1 clip"
-
-
 def test_n_at_fraction_on_known_curves():
     gain = pd.Series([0.0, 0.5, 0.85, 0.95, 1.0], index=[1, 2, 4, 8, 16])
     assert ex.n_at_fraction(gain) == 8 and ex.n_at_fraction(gain, 0.5) == 2 and ex.n_at_fraction(gain, 1.0) == 16

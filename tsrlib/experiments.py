@@ -29,6 +29,7 @@ from scipy import stats
 from tsrlib import audio as tsa
 from tsrlib import metrics, sampler, schedule
 from tsrlib.data import manifest
+from tsrlib.prose import ci_text, number_text, verdict  # noqa: F401 - the chapters reach them as ex.*
 from tsrlib.search import RandomSearch, Searcher
 from tsrlib.verifiers import Context, Ensemble, Verifier, get_verifier, rank_aggregate
 
@@ -78,6 +79,18 @@ class Clip:
             json.dumps([self.sr, self.transcript, self.caption]).encode()
             + np.ascontiguousarray(self.audio, np.float32).tobytes()
         ).hexdigest()[:12]
+
+    def key(self, run: str, cutoff: float) -> dict:
+        """The columns that place a logged row: the run digest, this clip's id and content, its domain and source,
+        and the cutoff (:data:`KEY` and two descriptive columns)."""
+        return {
+            "run": run,
+            "clip": self.id,
+            "clip_sha": self.sha,
+            "domain": self.domain,
+            "source": self.source,
+            "cutoff": cutoff,
+        }
 
     def context(self) -> Context:
         """Transcript, caption and the clean reference (for the oracle columns)."""
@@ -210,11 +223,7 @@ def candidate_table(
             df = _oracle_columns(
                 res.frame().drop(columns=["ensemble", "round", "parent", "level", "final", "seed", "nfe"])
             )
-            log.append(
-                df.rename(columns={"id": "candidate"})
-                .drop(columns=["lsd", "noise"])
-                .assign(run=run, clip=clip.id, clip_sha=clip.sha, domain=clip.domain, source=clip.source, cutoff=c)
-            )
+            log.append(df.rename(columns={"id": "candidate"}).drop(columns=["lsd", "noise"]).assign(**clip.key(run, c)))
     return log.current(run, clips, cutoffs)
 
 
@@ -370,11 +379,7 @@ def compare_searchers(
                         pd.DataFrame(
                             [
                                 {
-                                    "run": run,
-                                    "clip": clip.id,
-                                    "clip_sha": clip.sha,
-                                    "domain": clip.domain,
-                                    "cutoff": c,
+                                    **clip.key(run, c),
                                     "verifier": v.name,
                                     "searcher": name,
                                     "seed": seed,
@@ -423,12 +428,7 @@ def baseline_table(
                 pd.DataFrame(
                     [
                         {
-                            "run": run,
-                            "clip": clip.id,
-                            "clip_sha": clip.sha,
-                            "domain": clip.domain,
-                            "source": clip.source,
-                            "cutoff": c,
+                            **clip.key(run, c),
                             "method": m,
                             "LSD": float(metrics.lsd(x, y)[0]),
                             "LSD-HF": float(metrics.lsd_hf(x, y, sr, c)[0]),
@@ -645,41 +645,6 @@ def choice_reason(choice: dict[float, str], agreement: pd.DataFrame) -> str:
         f"chosen, per cutoff, as the one whose ranking of candidates agrees best with the oracle on {n} validation "
         f"clip{'' if n == 1 else 's'} (mean within-input Spearman {scores})"
     )
-
-
-# ------------------------------------------------------------------------------------ words for the prose
-def verdict(
-    low: float,
-    high: float | None = None,
-    *,
-    below: str = "better than",
-    above: str = "worse than",
-    between: str = "not distinguishable from",
-) -> str:
-    """Words for a difference where **lower is better** (ΔLSD): an interval ``(low, high)`` wholly below zero gives
-    ``below``, wholly above zero ``above``, and one that holds zero (or is undefined) ``between``. A single number
-    (``high`` omitted) is an interval of width zero, so ``verdict(a - b, below="beats", above="does not beat",
-    between="does not beat")`` reads ``a < b``."""
-    high = low if high is None else high
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return between
-    if high < 0:
-        return below
-    if low > 0:
-        return above
-    return between
-
-
-def number_text(x: float, spec: str = "+.2f", missing: str = "undefined") -> str:
-    """``format(x, spec)``, or ``missing`` when ``x`` is NaN or infinite (a glued number is never "nan")."""
-    return format(float(x), spec) if np.isfinite(x) else missing
-
-
-def ci_text(low: float, high: float, n: int, *, spec: str = "+.3f", level: float = 0.95, unit: str = "clip") -> str:
-    """``"95 % CI -0.120 to +0.040"``, or, where ``n`` paired observations give no interval, words that say so."""
-    if np.isfinite(low) and np.isfinite(high):
-        return f"{100 * level:g} % CI {format(low, spec)} to {format(high, spec)}"
-    return f"no confidence interval from {n} {unit}{'' if n == 1 else 's'}"
 
 
 def ci_width_ratio(n: int, m: int, level: float = 0.95) -> float:
