@@ -14,7 +14,9 @@ from tsrlib import audio as tsa
 from tsrlib import metrics
 from tsrlib.errors import TsrError
 from tsrlib.verifiers import Context, get_verifier, rank_aggregate, zscore_aggregate
-from tsrlib.verifiers.asr import asr_model
+from tsrlib.verifiers.asr import WhisperASR, asr_model
+from tsrlib.verifiers.asr import wer as asr_wer
+from tsrlib.verifiers.quality import DNSMOS, INPUT_LENGTH, dnsmos_model, dnsmos_windows
 
 SR = 16_000
 
@@ -144,6 +146,37 @@ def test_whisper_transcripts_repeat_on_hard_audio():
     assert asr.transcribe(tsa.resample(noisy, SR, 16_000)) == asr.transcribe(tsa.resample(noisy, SR, 16_000))
 
 
+def test_whisper_batch_at_the_30_s_window_reproduces_faster_whisper():
+    # the independent expectation is faster-whisper's own transcribe (every clip padded to 30 s, one at a time)
+    text = "please bring three green apples and a loaf of bread"
+    clean = _speak(text, "pi-joe-100")
+    rows = [clean, _noisy(clean, 0.0), _noisy(clean, -5.0, seed=1), tsa.degrade(clean, SR, 2000.0)]
+    asr = WhisperASR(window_s=30)
+    expected = [asr._transcribe_long(r) for r in rows]
+    assert asr.transcribe_batch(rows) == expected
+
+
+def test_whisper_short_window_is_right_on_clean_speech_and_independent_of_the_batch():
+    text = "the old ferry crossed the river before the morning fog lifted"
+    clean = _speak(text, "pi-joe-100")
+    asr = WhisperASR()
+    assert asr.window_for(len(clean) / SR) < WhisperASR.native_window_s
+    batch = _stack(clean, _noisy(clean, 0.0), _noisy(clean, 5.0, seed=2))
+    texts = asr.transcribe_batch(batch)
+    assert asr_wer(text, texts[0]) == 0.0, texts
+    assert texts == [asr.transcribe(r) for r in batch]  # candidate k's text does not depend on the others
+
+
+def test_whisper_window_is_the_clip_plus_a_margin_in_whole_seconds_within_limits():
+    asr = object.__new__(WhisperASR)  # window_for needs no model
+    asr.window_s, asr.min_window_s, asr.margin_s = None, 4, 1.0
+    assert [asr.window_for(s) for s in (0.5, 3.0, 3.2, 12.0, 29.5, 60.0)] == [4, 4, 5, 13, 30, 30]
+    asr.window_s = 30
+    assert asr.window_for(2.0) == 30
+    with pytest.raises(TsrError, match="window_s"):
+        WhisperASR(window_s=31)
+
+
 def test_wer_falls_back_to_a_pseudo_transcript_of_the_input():
     clean = _speak("open the door please", "pi-joe-100")
     v = get_verifier("wer-sphinx")
@@ -159,6 +192,35 @@ def test_dnsmos_drops_when_noise_is_added():
     assert set(out) == {"ovrl", "sig", "bak", "p808"}
     assert out["ovrl"][0] > out["ovrl"][1] + 0.5, out
     assert out["bak"][0] > out["bak"][1], out
+
+
+def test_dnsmos_windows_short_clips_tiled_to_one_window_or_doubled_as_speechmos():
+    n = int(INPUT_LENGTH * SR)
+    clip = np.arange(2 * SR, dtype=np.float32) / (2 * SR)  # 2 s ramp: each sample says where in the loop it is
+    one = dnsmos_windows(clip)
+    assert one.shape == (1, n)
+    np.testing.assert_array_equal(one[0], np.tile(clip, 5)[:n])
+    # speechmos: 2 s doubled to 16 s, windows hopped by 1 s; those float rounding makes a sample short are dropped
+    many = dnsmos_windows(clip, as_speechmos=True)
+    starts = [h for h in range(7) if int((h + INPUT_LENGTH) * SR) - int(h * SR) >= n]
+    assert len(many) == len(starts) > 1
+    np.testing.assert_array_equal(many[-1], np.tile(clip, 8)[starts[-1] * SR : starts[-1] * SR + n])
+    long = np.zeros(12 * SR, np.float32)  # longer than a window: the same hops either way
+    assert dnsmos_windows(long).shape == dnsmos_windows(long, as_speechmos=True).shape == (3, n)
+
+
+def test_dnsmos_as_speechmos_equals_the_package_and_the_fast_path_stays_close():
+    from speechmos import dnsmos
+
+    speech = _speak("the driver carried three letters in the garden", "pi-joe-100")
+    rows = _stack(speech, _noisy(speech, 5.0), tsa.degrade(speech, SR, 2000.0))
+    pkg = dnsmos_model()
+    expected = [pkg(np.clip(r, -1, 1).astype(np.float64), SR, False)["ovrl_mos"] for r in rows]
+    assert isinstance(pkg, dnsmos.DNSMOS)
+    np.testing.assert_allclose(DNSMOS(as_speechmos=True).score(rows, SR), expected, atol=1e-5)
+    fast = DNSMOS().score(rows, SR)
+    np.testing.assert_allclose(fast, expected, atol=0.3)  # one window of the loop, not the mean of its shifts
+    assert fast[0] > fast[1]  # still hears the noise
 
 
 def test_continuity_prefers_a_filled_band_to_an_empty_one(noise):
