@@ -44,7 +44,8 @@ def dnsmos_windows(audio: np.ndarray, as_speechmos: bool = False) -> np.ndarray:
     A clip shorter than a window is looped to fill it. speechmos doubles the clip until it is at least 9.01 s
     long and scores every window of the result: a 2 s clip becomes 16 s and 7 windows that each hold the
     same loop, cyclically shifted. ``as_speechmos=True`` reproduces that; the default tiles the clip to
-    exactly one window, about 7x less work for 2-4 s clips (``bench/verifiers.py`` measures what it changes).
+    exactly one window: 7x less work for 1, 2, 4 or 8 s clips, 3x for 3 or 6 s clips, none for 5 s (one window
+    either way); ``bench/verifiers.py`` measures the time and what it changes in the scores.
     """
     n = int(INPUT_LENGTH * SR)
     x = np.asarray(audio, dtype=np.float32)
@@ -63,7 +64,7 @@ def dnsmos_windows(audio: np.ndarray, as_speechmos: bool = False) -> np.ndarray:
 class DNSMOS(Verifier):
     """DNSMOS OVRL, SIG, BAK and P.808 per candidate (MOS, 1-5, higher is better).
 
-    Every window of every candidate goes through each ONNX model in one batched run; a candidate's score
+    The windows of all candidates go through each ONNX model ``batch_size`` at a time; a candidate's score
     is the mean over its windows, as in speechmos. ``as_speechmos=True`` scores speechmos's windows of
     short clips (see :func:`dnsmos_windows`).
     """
