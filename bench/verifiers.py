@@ -96,8 +96,8 @@ def main() -> None:
                     "group": group,
                     "lsd": lsd[k],
                     "same_text": normalize_text(before[k]) == normalize_text(after[k]),
-                    "wer_before": wer(transcript, before[k]),
-                    "wer_after": wer(transcript, after[k]),
+                    "wer_before": wer(transcript, before[k]) if transcript else np.nan,  # real words: no transcript
+                    "wer_after": wer(transcript, after[k]) if transcript else np.nan,
                     "ovrl_before": d_before[k],
                     "ovrl_after": d_after[k],
                 }
@@ -117,7 +117,7 @@ def main() -> None:
             for _, g in df.groupby("group")
             if len(g) > 2 and g[a].nunique() > 1 and g[b].nunique() > 1
         ]
-        return float(np.mean(rhos)) if rhos else float("nan")
+        return float(np.nanmean(rhos)) if rhos else float("nan")
 
     print("\nDNSMOS windows of 9.01 s per clip, by clip length (the cost of a clip is its number of windows):")
     for sec in (1, 2, 3, 4, 5, 6, 8, 10, 12):
@@ -129,7 +129,7 @@ def main() -> None:
     print("\n## what changed")
     print(f"transcripts identical after normalisation: {df.same_text.mean():.0%} of {len(df)}")
     print(
-        f"WER against the true transcript: before {df.wer_before.mean():.3f}, after {df.wer_after.mean():.3f}; "
+        f"WER against the true transcript ({df.wer_before.notna().sum()} clips with one): before {df.wer_before.mean():.3f}, after {df.wer_after.mean():.3f}; "
         f"mean |change| {np.abs(df.wer_after - df.wer_before).mean():.3f}; "
         f"within-input Spearman before vs after {within_rho('wer_before', 'wer_after'):+.2f}"
     )
