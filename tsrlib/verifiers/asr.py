@@ -160,8 +160,9 @@ class WhisperASR:
         """Texts of 16 kHz clips (``[N, T]`` or a list of ``[T]``), decoded ``batch_size`` at a time."""
         rows = [np.clip(np.asarray(a, dtype=np.float32), -1, 1) for a in audio]
         texts: list[str | None] = [None] * len(rows)
-        short = [i for i, r in enumerate(rows) if len(r) <= self.native_window_s * SR]
-        for i in sorted(set(range(len(rows))) - set(short)):  # long-form: faster-whisper's own seeking
+        fits = [len(r) <= self.native_window_s * SR for r in rows]
+        short = [i for i, f in enumerate(fits) if f]
+        for i in (i for i, f in enumerate(fits) if not f):  # long-form: faster-whisper's own seeking
             texts[i] = self._transcribe_long(rows[i])
         for start in range(0, len(short), self.batch_size):
             idx = short[start : start + self.batch_size]
