@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or reuse the project's virtual environment and install what a target needs.
 #   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,verifiers,book]
-#   tools/setup_env.sh test   -> the same plus .[adapters,test], audiobox-aesthetics (no deps) and Debian's chromium
+#   tools/setup_env.sh test   -> the same plus .[adapters,test,ray], audiobox-aesthetics (no deps) and Debian's chromium
 #   tools/setup_env.sh test-slow -> the same as test
 # The venv is .venv (override with VENV=...); torch comes from TORCH_SPEC (default torch==2.13.0, a CPU build).
 # Run as root it installs the Debian packages itself; otherwise it prints the apt-get line and stops.
@@ -41,7 +41,7 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   "${pip[@]}" "${TORCH_SPEC:-torch==2.13.0}"
 fi
 extras="data,verifiers,book"
-[ "$target" != book ] && extras="data,verifiers,book,adapters,test"
+[ "$target" != book ] && extras="data,verifiers,book,adapters,test,ray"
 stamp="$VENV/.tsr-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing tsrlib[$extras]"

@@ -458,6 +458,40 @@ def data_index(
     )
 
 
+@app.command()
+def sweep(
+    grid: Path = typer.Argument(..., help="Grid file (YAML): model, clips, cutoffs, verifiers and searches."),
+    out: Path = typer.Option(..., "--out", help="The score bank's folder: created, or resumed where it stopped."),
+    executor: str = typer.Option("local", "--executor", help="local (this process or a process pool) or ray."),
+    address: Optional[str] = typer.Option(
+        None, "--address", help="Ray: auto or HOST:PORT joins a running cluster (default: start a local one)."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (local) or actors (ray)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per worker (default: cores/workers)."),
+    compact: bool = typer.Option(False, "--compact", help="Merge the finished cells into one rows.parquet."),
+) -> None:
+    """Run a grid of searches into a score bank: one row per evaluated candidate, each cell stored as it finishes."""
+    import time
+
+    from tsrlib.sweep import Grid, run_sweep
+
+    g = Grid.from_yaml(grid)
+    t0 = time.perf_counter()
+    bank = run_sweep(g, out, executor=executor, workers=workers, threads=threads, address=address)
+    if compact:
+        bank.compact()
+    _echo_json(
+        {
+            "out": str(out),
+            "cells": len(bank),
+            "rows": len(bank.frame()),
+            "weights": bank.weights,
+            "code": bank.code,
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+        }
+    )
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"notice: {message}", file=sys.stderr)
 

@@ -1,0 +1,204 @@
+"""The score bank and ``tsr sweep``: rows of the right content, resumable after a kill, identical on every executor,
+and never reused across weights, steps, eta or cutoff."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+from tests.extras import require
+from tsrlib import audio as tsa
+from tsrlib import metrics
+from tsrlib.bank import BankMismatchError, ScoreBank, scoring_version
+from tsrlib.errors import ConfigError, TsrError
+from tsrlib.experiments import best_of_n
+from tsrlib.sweep import Grid, run_sweep
+
+
+def small_grid(corpus, **over) -> Grid:
+    """2 clips (1 s, speech and music) x 1 cutoff x (random n=3, band replication), 4 DDIM steps."""
+    d = {
+        "model": "tiny-real",
+        "corpus": str(corpus),
+        "domains": ["speech", "music"],
+        "clips": 1,
+        "max_seconds": 1.0,
+        "cutoffs": [4000],
+        "steps": 4,
+        "verifiers": ["continuity"],
+        "searches": [{"name": "random", "n": 3}, {"name": "baseline", "method": "band-replication"}],
+    }
+    return Grid.from_dict(d | over)
+
+
+def frame(path) -> pd.DataFrame:
+    return ScoreBank(path).frame().drop(columns="wall_seconds")
+
+
+# ------------------------------------------------------------------------------------------------- bank
+def rows_for(cell: str, weights: str = "w1", code: str = "c1", n: int = 2) -> pd.DataFrame:
+    return pd.DataFrame({"cell": cell, "candidate": range(n), "LSD": np.arange(n) + 1.0, "weights": weights,
+                         "code": code})  # fmt: skip
+
+
+def test_bank_stores_cells_and_refuses_other_weights_or_code(tmp_path):
+    bank = ScoreBank(tmp_path, weights="w1", code="c1")
+    bank.add("b", rows_for("b"))
+    bank.add("a", rows_for("a", n=3))
+    assert bank.has("a") and not bank.has("c") and len(bank) == 2
+    assert list(bank.frame()["cell"]) == ["a"] * 3 + ["b"] * 2  # sorted: the order cells finished in does not show
+    with pytest.raises(BankMismatchError, match="weights w1, not w2"):
+        ScoreBank(tmp_path, weights="w2", code="c1")
+    with pytest.raises(BankMismatchError, match="code c1, not c2"):
+        ScoreBank(tmp_path, weights="w1", code="c2")
+    with pytest.raises(BankMismatchError):
+        bank.add("d", rows_for("d", weights="w2"))
+    with pytest.raises(TsrError, match="other cells"):
+        bank.add("d", rows_for("e"))
+    before = bank.frame()
+    merged = bank.compact()
+    assert merged.is_file() and not list(bank.cells_dir.glob("*.parquet"))
+    reopened = ScoreBank(tmp_path)  # read-only: no weights or code given
+    assert reopened.has("a") and reopened.cells() == ["a", "b"]
+    pd.testing.assert_frame_equal(reopened.frame(), before)
+    reopened.check("w1", "c1")
+    ScoreBank(tmp_path, weights="w1", code="c1").add("0", rows_for("0"))  # a cell beside the merged file sorts in
+    assert list(ScoreBank(tmp_path).frame()["cell"]) == ["0"] * 2 + ["a"] * 3 + ["b"] * 2
+    with pytest.raises(TsrError, match="not a score bank"):
+        ScoreBank(tmp_path / "nothing")
+
+
+def test_scoring_version_ignores_presentation_code():
+    from tsrlib import bank
+
+    assert len(scoring_version()) == 12
+    assert all(not p.endswith(".py") or p in ("cli.py", "display.py", "prose.py", "experiments.py")
+               for p in bank.SCORING_EXCLUDE)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------- grid
+def test_grid_round_trips_and_rejects_bad_declarations(tmp_path, tiny_corpus):
+    g = small_grid(tiny_corpus)
+    assert Grid.from_dict(g.to_dict()) == g
+    with pytest.raises(ConfigError, match="unknown grid key 'stepz'"):
+        Grid.from_dict(g.to_dict() | {"stepz": 3})
+    with pytest.raises(ConfigError, match="share a label"):
+        small_grid(tiny_corpus, searches=[{"name": "random", "n": 2}, {"name": "random", "n": 4}])
+    with pytest.raises(ConfigError, match="baseline method"):
+        small_grid(tiny_corpus, searches=[{"name": "baseline", "method": "magic"}])
+    with pytest.raises(ConfigError, match="unknown oracle"):
+        small_grid(tiny_corpus, oracles=["wer"])
+    with pytest.raises(TsrError, match="tsr data build"):
+        small_grid(tmp_path / "no-corpus").load_clips()
+    g2 = small_grid(tiny_corpus, seeds=[0, 1])
+    cells = g2.cells(g2.load_clips(), "w")
+    assert len(cells) == 2 * (2 + 1)  # 2 clips x (random at 2 seeds + one baseline)
+    assert len({c.key for c in cells}) == len(cells)
+
+
+def test_cli_sweep_errors_are_one_line(tmp_path):
+    bad = tmp_path / "grid.yaml"
+    bad.write_text("searches: [{name: random, n: 2}]\nstepz: 3\n")
+    for args in ([str(tmp_path / "missing.yaml")], [str(bad)]):
+        r = subprocess.run([sys.executable, "-m", "tsrlib.cli", "sweep", *args, "--out", str(tmp_path / "o")],
+                           capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------------------------------------------- rows
+def test_rows_hold_every_candidate_with_oracle_and_verifier_columns(tmp_path, tiny_corpus):
+    g = small_grid(tiny_corpus)
+    bank = run_sweep(g, tmp_path, progress=False)
+    df = bank.frame()
+    rnd, base = df[df.search == "random"], df[df.search == "baseline:band-replication"]
+    assert len(rnd) == 2 * 3 and len(base) == 2
+    assert set(df.weights) == {bank.weights} and set(df.code) == {scoring_version()}
+    for _, cell in rnd.groupby("cell"):
+        assert sorted(cell.candidate) == [0, 1, 2] and cell.chosen.sum() == 1
+        assert cell.loc[cell.chosen, "candidate"].item() == cell.candidate[cell.guide_score.idxmax()]
+        np.testing.assert_allclose(cell.continuity, cell.guide_score, atol=1e-4)  # guide = the panel's verifier
+        assert (cell.nfe == 4).all() and (cell.cell_nfe == 12).all()
+    # the baseline's oracle columns are the metric on audio made here, independently of the sweep
+    from tsrlib.models import baselines
+
+    for clip in g.load_clips():
+        row = base[base.clip_sha == clip.sha].iloc[0]
+        lr = tsa.degrade(clip.audio, clip.sr, 4000, "cheby1")
+        y = baselines.band_replication(lr, clip.sr, 4000, seed=0)
+        assert row.LSD == pytest.approx(float(metrics.lsd(clip.audio, y)[0]), rel=1e-5)
+        assert row["LSD-HF"] == pytest.approx(float(metrics.lsd_hf(clip.audio, y, clip.sr, 4000)[0]), rel=1e-5)
+        assert row.nfe == 0 and not row.real and row.domain == clip.domain
+    # any best-of-n is a subsample of the random cells: N = 3 takes the guide's pick
+    picks = best_of_n(rnd, "continuity", ["LSD"], [1, 3])
+    full = picks[picks.N == 3].set_index("clip")["LSD"]
+    chosen = rnd[rnd.chosen].set_index("clip")["LSD"]
+    pd.testing.assert_series_equal(full.sort_index(), chosen.sort_index(), check_names=False)
+
+
+# ---------------------------------------------------------------------------------------------- resume
+def test_killed_sweep_resumes_to_the_clean_runs_bank(tmp_path, tiny_corpus):
+    g = small_grid(tiny_corpus, clips=2, cutoffs=[4000, 8000])
+    total = len(g.cells(g.load_clips(), "any"))  # the corpus's clips x 2 cutoffs x 2 searches
+    assert total >= 8
+    grid = tmp_path / "grid.yaml"
+    import yaml
+
+    grid.write_text(yaml.safe_dump(g.to_dict()))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "tsrlib.cli", "sweep", str(grid), "--out", str(killed)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list((killed / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    at_kill = len(list((killed / "cells").glob("*.parquet")))
+    assert 0 < at_kill < total, f"the kill should land mid-sweep ({at_kill} of {total} cells stored)"
+    resumed = run_sweep(g, killed, progress=False)
+    assert len(resumed) == total
+    clean = run_sweep(g, tmp_path / "clean", progress=False)
+    pd.testing.assert_frame_equal(frame(killed), frame(clean.path))
+    assert not frame(killed).duplicated(["cell", "candidate"]).any()
+
+
+def test_local_and_ray_executors_give_identical_rows(tmp_path, tiny_corpus):
+    require("ray")
+    g = small_grid(tiny_corpus, searches=[{"name": "random", "n": 2}, {"name": "zero-order", "n": 2, "rounds": 1}])
+    local = run_sweep(g, tmp_path / "local", executor="local", workers=2, threads=1, progress=False)
+    ray_ = run_sweep(g, tmp_path / "ray", executor="ray", workers=2, threads=1, progress=False)
+    assert len(local) == len(ray_) == 4
+    pd.testing.assert_frame_equal(frame(local.path), frame(ray_.path))
+
+
+# ----------------------------------------------------------------------------------------- stale rows
+def test_changed_weights_steps_eta_or_cutoff_never_hit_an_old_row(tmp_path, tiny_corpus):
+    from tsrlib.models import tiny
+
+    g = small_grid(tiny_corpus, domains=["speech"], searches=[{"name": "random", "n": 2}])
+    bank = run_sweep(g, tmp_path / "bank", progress=False)
+    old = set(bank.cells())
+    base = bank.frame()
+    for change in ({"steps": 3}, {"eta": 0.5}, {"cutoffs": [8000]}):
+        g2 = small_grid(tiny_corpus, domains=["speech"], searches=[{"name": "random", "n": 2}], **change)
+        new = {c.key for c in g2.cells(g2.load_clips(), bank.weights)}
+        assert not new & old, f"{change} reused a cell"
+        rows = run_sweep(g2, tmp_path / "bank", progress=False).frame(cell=list(new))
+        assert len(rows) == 2 and not np.allclose(rows.LSD, base.LSD), change
+        old |= new
+    # other weights: the bank refuses them; a new bank shares no cell with the old one
+    m = tiny.load("tiny-real")
+    with __import__("torch").no_grad():
+        next(m.net.parameters()).add_(0.01)
+    other = small_grid(tiny_corpus, domains=["speech"], searches=[{"name": "random", "n": 2}],
+                       model=str(m.save(tmp_path / "other.safetensors")))  # fmt: skip
+    with pytest.raises(BankMismatchError, match="another model"):
+        run_sweep(other, tmp_path / "bank", progress=False)
+    fresh = run_sweep(other, tmp_path / "other-bank", progress=False)
+    assert not set(fresh.cells()) & old
