@@ -30,7 +30,8 @@ def tiny_corpus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
-    """The book built on the tiny corpus, one clip per domain, few candidates and steps; returns its html folder."""
+    """The book built on the tiny corpus, one clip per domain, few candidates and steps, with a score bank swept from
+    scratch (data/banks/tiny.yaml); returns its html folder."""
     out = tmp_path_factory.mktemp("site")  # build_book.py makes data/generated/tiny when it is missing
     subprocess.run(
         [
@@ -46,6 +47,8 @@ def site(tmp_path_factory):
             "n_candidates=4",
             "-p",
             "steps=8",
+            "--bank",
+            str(ROOT / "data" / "banks" / "tiny.yaml"),
         ],
         cwd=ROOT,
         check=True,

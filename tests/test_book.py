@@ -72,3 +72,26 @@ def test_a_test_build_keeps_its_sweep_logs_beside_its_site(site):
     """The book's own logs (./_build/results) never receive, nor feed, rows of a build elsewhere."""
     logs = sorted(p.name for p in (site.parent / "results").glob("*.csv"))
     assert {n.split("-")[0] for n in logs} >= {"ch3", "ch4", "ch5", "ch6", "choice"}, logs
+
+
+def test_at_scale_sections_read_the_bank_the_build_swept(site):
+    """The test build sweeps data/banks/tiny.yaml from scratch (OUT/_build/bank); Chapters 4 and 5 must print what
+    that bank says, computed here independently of the chapters' cells."""
+    from bs4 import BeautifulSoup
+
+    from tsrlib import experiments as ex
+    from tsrlib.bank import ScoreBank
+
+    rows = ScoreBank(site.parent / "bank").frame()
+    text = {
+        ch: " ".join(BeautifulSoup((site / "book" / f"{ch}.html").read_text(), "html.parser").get_text(" ").split())
+        for ch in ("04-random-search", "05-zero-order-search")
+    }
+    clips = ", ".join(f"{n} {d}" for d, n in rows.groupby("domain").clip.nunique().items())
+    assert f"The bank holds {clips} test clips ( synthetic clips )" in text["05-zero-order-search"]
+    table = ex.searcher_table(ex.bank_choices(rows)).set_index(["cutoff", "searcher"])
+    for cut in (4000, 8000):
+        d = table.loc[(cut, "zero-order"), "d_lsd"]
+        assert f"(ΔLSD {d:+.3f} , 95 % CI" in text["05-zero-order-search"], (cut, d)
+    n = int(rows[rows.search == "random"].groupby("cell").size().min())
+    assert f"test clips ( synthetic clips ) with {n} candidates each" in text["04-random-search"]

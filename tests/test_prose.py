@@ -29,3 +29,12 @@ def test_glued_text_is_never_nan():
     assert prose.number_text(0.1234) == "+0.12" and prose.number_text(np.nan) == "undefined"
     assert prose.ci_text(-0.12, 0.04, 5) == "95 % CI -0.120 to +0.040"
     assert prose.ci_text(np.nan, np.nan, 1) == "no confidence interval from 1 clip"
+
+
+def test_claim_text_reads_reproduce_contradict_or_undecided():
+    said = {"4k": "worse than", "8k": "better than"}
+    claim = "the paper's pattern"
+    assert prose.claim_text(dict(said), said, claim) == "this run reproduces the paper's pattern"
+    undecided = {"4k": "worse than", "8k": "not distinguishable from"}
+    assert prose.claim_text(undecided, said, claim).endswith("can neither confirm nor reject")
+    assert prose.claim_text({"4k": "better than", "8k": "better than"}, said, claim).startswith("this run contradicts")

@@ -44,8 +44,9 @@ def frame(path) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------- bank
 def rows_for(cell: str, weights: str = "w1", code: str = "c1", n: int = 2) -> pd.DataFrame:
-    return pd.DataFrame({"cell": cell, "candidate": range(n), "LSD": np.arange(n) + 1.0, "weights": weights,
-                         "code": code})  # fmt: skip
+    return pd.DataFrame(
+        {"cell": cell, "candidate": range(n), "LSD": np.arange(n) + 1.0, "weights": weights, "code": code}
+    )
 
 
 def test_bank_stores_cells_and_refuses_other_weights_or_code(tmp_path):
@@ -79,8 +80,10 @@ def test_scoring_version_ignores_presentation_code():
     from tsrlib import bank
 
     assert len(scoring_version()) == 12
-    assert all(not p.endswith(".py") or p in ("cli.py", "display.py", "prose.py", "experiments.py")
-               for p in bank.SCORING_EXCLUDE)  # fmt: skip
+    assert all(
+        not p.endswith(".py") or p in ("cli.py", "display.py", "prose.py", "experiments.py")
+        for p in bank.SCORING_EXCLUDE
+    )
 
 
 # ------------------------------------------------------------------------------------------------- grid
@@ -107,8 +110,12 @@ def test_cli_sweep_errors_are_one_line(tmp_path):
     bad = tmp_path / "grid.yaml"
     bad.write_text("searches: [{name: random, n: 2}]\nstepz: 3\n")
     for args in ([str(tmp_path / "missing.yaml")], [str(bad)]):
-        r = subprocess.run([sys.executable, "-m", "tsrlib.cli", "sweep", *args, "--out", str(tmp_path / "o")],
-                           capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", "tsrlib.cli", "sweep", *args, "--out", str(tmp_path / "o")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
 
 
@@ -152,8 +159,12 @@ def test_killed_sweep_resumes_to_the_clean_runs_bank(tmp_path, tiny_corpus):
 
     grid.write_text(yaml.safe_dump(g.to_dict()))
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "tsrlib.cli", "sweep", str(grid), "--out", str(killed)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tsrlib.cli", "sweep", str(grid), "--out", str(killed)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not list((killed / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -196,9 +207,89 @@ def test_changed_weights_steps_eta_or_cutoff_never_hit_an_old_row(tmp_path, tiny
     m = tiny.load("tiny-real")
     with __import__("torch").no_grad():
         next(m.net.parameters()).add_(0.01)
-    other = small_grid(tiny_corpus, domains=["speech"], searches=[{"name": "random", "n": 2}],
-                       model=str(m.save(tmp_path / "other.safetensors")))  # fmt: skip
+    other = small_grid(
+        tiny_corpus,
+        domains=["speech"],
+        searches=[{"name": "random", "n": 2}],
+        model=str(m.save(tmp_path / "other.safetensors")),
+    )
     with pytest.raises(BankMismatchError, match="another model"):
         run_sweep(other, tmp_path / "bank", progress=False)
     fresh = run_sweep(other, tmp_path / "other-bank", progress=False)
     assert not set(fresh.cells()) & old
+
+
+# ------------------------------------------------------------------------------------------ bank views
+def test_bank_views_feed_the_chapter_analyses(tmp_path, tiny_corpus):
+    from tsrlib import experiments as ex
+
+    searches = [
+        {"name": "random", "n": 4},
+        {"name": "zero-order", "n": 2, "rounds": 1},
+        {"name": "baseline", "method": "band-replication"},
+    ]
+    g = small_grid(tiny_corpus, searches=searches, cutoffs=[4000, 8000])
+    bank = run_sweep(g, tmp_path, progress=False)
+    rows = ex.open_bank(tmp_path, "tiny-real").frame()
+    with pytest.raises(BankMismatchError, match="stale: regenerate it with `tsr sweep"):
+        ex.open_bank(tmp_path, "tiny")  # another model's weights
+    cands, base, choices = ex.bank_candidates(rows), ex.bank_baselines(rows), ex.bank_choices(rows)
+    assert len(cands) == 2 * 2 * 4 and set(base.method) == {"band replication"}
+    assert len(choices) == 2 * 2 * 2 and set(choices.searcher) == {"random", "zero-order"}
+    rnd = choices[choices.searcher == "random"].set_index(["clip", "cutoff"])
+    for (clip, cutoff), c in cands.groupby(["clip", "cutoff"]):
+        best = c.loc[c.continuity.idxmax()]  # random search picks its guide's best
+        assert rnd.loc[(clip, cutoff), "LSD"] == best.LSD and rnd.loc[(clip, cutoff), "candidates"] == 4
+    bars = ex.search_bars(cands, base)
+    per = base.groupby(["domain", "cutoff"]).LSD.mean()
+    np.testing.assert_allclose(
+        bars.set_index(["domain", "cutoff"]).bar, per.loc[bars.set_index(["domain", "cutoff"]).index]
+    )
+    table = ex.searcher_table(choices)
+    assert set(table.searcher) == {"random", "zero-order"} and (table.clips == 2).all()
+    assert (table[table.searcher == "random"].d_lsd == 0).all()
+    assert len(bank) == 2 * 2 * 3
+
+
+def test_hacked_verifiers_flags_a_verifier_that_prefers_worse_candidates():
+    from tsrlib import experiments as ex
+
+    rng = np.random.default_rng(0)
+    lsd = rng.uniform(1, 2, size=(12, 8))
+    df = pd.DataFrame(
+        {
+            "clip": np.repeat(np.arange(12), 8),
+            "cutoff": 4000.0,
+            "LSD": lsd.ravel(),
+            "good": (-lsd + 0.01 * rng.standard_normal(lsd.shape)).ravel(),  # tracks the oracle
+            "bad": (lsd + 0.01 * rng.standard_normal(lsd.shape)).ravel(),  # rewards what the oracle punishes
+            "blind": rng.standard_normal(lsd.size),
+        }
+    )
+    t = ex.hacked_verifiers(df, ["good", "bad", "blind"]).set_index("verifier")
+    assert t.loc["bad", "hacked"] and not t.loc["bad", "helps"]
+    assert t.loc["good", "helps"] and not t.loc["good", "hacked"]
+    assert t.loc["good", "spearman"] > 0.9 > -0.9 > t.loc["bad", "spearman"]
+    assert not t.loc["blind", "hacked"] and not t.loc["blind", "helps"]
+    assert (t.spearman_hi <= 1).all() and (t.spearman_lo >= -1).all()  # a correlation's interval stays in [-1, 1]
+
+
+def test_per_domain_stacks_each_domain_and_the_pool():
+    from tsrlib import experiments as ex
+
+    rows = pd.DataFrame({"domain": ["a", "a", "b"], "x": [1.0, 3.0, 5.0]})
+    out = ex.per_domain(lambda df, k: pd.DataFrame({"mean": [df.x.mean() * k]}), rows, 2)
+    assert out.set_index("domain")["mean"].to_dict() == {"a": 4.0, "b": 10.0, "all": 6.0}
+
+
+def test_agreement_interval_of_few_strong_correlations_stays_within_one():
+    from tsrlib import experiments as ex
+
+    lsd = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    v = [-lsd, -lsd, np.array([-2.0, -1.0, -5.0, -3.0, -4.0])]  # Spearman with -LSD: 1, 1 and 0.6
+    df = pd.DataFrame(
+        {"clip": np.repeat([0, 1, 2], 5), "cutoff": 4000.0, "LSD": np.tile(lsd, 3), "v": np.concatenate(v)}
+    )
+    t = ex.verifier_agreement(df, ["v"]).iloc[0]
+    assert t.spearman == pytest.approx((1 + 1 + 0.6) / 3)
+    assert t.spearman_hi == 1.0 and -1.0 <= t.spearman_lo < t.spearman

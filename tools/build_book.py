@@ -1,14 +1,15 @@
 """Build the book: make the corpus, execute every chapter with papermill, then build the static site.
 
     python tools/build_book.py                      # the README's `bash tools/run book`
-    python tools/build_book.py --size tiny --out /tmp/site -p clips_per_domain=1
+    python tools/build_book.py --size tiny --out /tmp/site -p clips_per_domain=1 --bank data/banks/tiny.yaml
 
 Steps:
-1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``; reused when present);
+1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``; reused when present), and check the
+   committed score bank against the shipped weights (or, with ``--bank GRID``, sweep a fresh one);
 2. vendor the widget renderer, require.js and MathJax from the npm registry (once, into book/_vendor),
    so the site loads nothing from a CDN at view time;
 3. execute each chapter of _toc.yml with papermill (parameters: ``corpus_dir``, ``results_dir`` =
-   OUT/_build/results, plus any ``-p k=v``) into a staging folder, never touching the committed, output-free
+   OUT/_build/results, ``results`` = the bank, plus any ``-p k=v``) into a staging folder, never touching the committed, output-free
    notebooks;
 4. run ``jupyter-book build`` on the staging folder with execution off (papermill already ran it).
 The site lands in OUT/_build/html (default: ./_build/html).
@@ -31,6 +32,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "book" / "_vendor"
+BOOK_BANK = ROOT / "data" / "banks" / "book"
+"""The committed score bank (``tsr sweep data/banks/book.yaml --out data/banks/book --compact``)."""
 NPM_PACKAGES = {  # package -> (files inside the tarball, destination under _vendor)
     "@jupyter-widgets/html-manager@1.0.15": ("package/dist/", "widgets/"),
     "requirejs@2.3.8": ("package/require.js", "widgets/require.js"),
@@ -95,6 +98,30 @@ def drop_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def prepare_bank(grid: str | None, corpus_dir: Path, out: Path) -> str:
+    """The score bank the chapters read: ``grid`` swept from scratch on ``corpus_dir`` into OUT/_build/bank, or the
+    committed one, whose weights are checked here so a stale bank stops the build before any chapter runs."""
+    from tsrlib import experiments
+    from tsrlib.errors import TsrError
+
+    if grid is None:
+        try:
+            experiments.open_bank(BOOK_BANK)
+        except TsrError as e:  # a missing bank, or another model's (BankMismatchError)
+            sys.exit(f"error: the book's score bank: {e}")
+        return BOOK_BANK.relative_to(ROOT).as_posix()
+    from tsrlib.sweep import Grid, run_sweep
+
+    g = Grid.from_yaml(grid)
+    g.corpus = str(corpus_dir)
+    bank = out / "_build" / "bank"
+    t = time.time()
+    print(f"book: sweeping {grid} into {bank}", flush=True)
+    run_sweep(g, bank, progress=False)
+    print(f"book: bank ready in {time.time() - t:.0f} s", flush=True)
+    return str(bank)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="small", help="corpus size the chapters read (tiny for a quick build)")
@@ -105,6 +132,11 @@ def main() -> None:
         action="append",
         default=[],
         help="execute only chapters whose file contains this; others keep their last executed copy",
+    )
+    ap.add_argument(
+        "--bank",
+        help="sweep this grid (on this build's corpus) into OUT/_build/bank and point the chapters' `results` at it, "
+        "as the test build does; default: the committed bank, data/banks/book, checked against the shipped weights",
     )
     args = ap.parse_args()
 
@@ -135,6 +167,7 @@ def main() -> None:
         "results_dir": results.relative_to(ROOT).as_posix() if results.is_relative_to(ROOT) else str(results),
         **parse_params(args.param),
     }
+    params["results"] = prepare_bank(args.bank, corpus_dir, out)
     for name in chapters(toc):
         src = next(ROOT.glob(name + ".*"))
         dst = stage / src.relative_to(ROOT)

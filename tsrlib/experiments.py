@@ -29,7 +29,7 @@ from scipy import stats
 from tsrlib import audio as tsa
 from tsrlib import metrics, sampler, schedule
 from tsrlib.data import manifest
-from tsrlib.prose import ci_text, number_text, verdict  # noqa: F401 - the chapters reach them as ex.*
+from tsrlib.prose import ci_text, claim_text, number_text, verdict  # noqa: F401 - the chapters reach them as ex.*
 from tsrlib.search import RandomSearch, Searcher
 from tsrlib.verifiers import Context, Ensemble, Verifier, get_verifier, rank_aggregate
 
@@ -504,6 +504,7 @@ def verifier_agreement(
                 rhos.append(stats.spearmanr(g[col], -g[target])[0])
             gains.append(float(g[target].iloc[int(np.argmax(g[col].to_numpy()))] - g[target].mean()))
         r, rlo, rhi = paired_ci(np.array(rhos), np.zeros(len(rhos)), level) if rhos else (np.nan,) * 3
+        rlo, rhi = max(rlo, -1.0), min(rhi, 1.0)  # a t-interval of few correlations can pass +-1; they cannot
         gm, glo, ghi = paired_ci(np.array(gains), np.zeros(len(gains)), level)
         rows.append(
             {
@@ -744,3 +745,155 @@ def searcher_table(runs: pd.DataFrame, *, baseline: str = "random", level: float
                 }
             )
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ score-bank views
+BANK_METHODS = {"input": "input", "band-replication": "band replication", "sbr": "sbr", "regression": "regression"}
+"""Baseline methods of a score bank (``search`` = ``baseline:METHOD``) under the names :func:`baseline_table` uses."""
+
+
+def bank_grid(path: str | Path) -> dict:
+    """The grid a bank at ``path`` was last swept with (``grids/*.json``, the newest), or ``{}``."""
+    grids = sorted((Path(path) / "grids").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(grids[-1].read_text()) if grids else {}
+
+
+def open_bank(path: str | Path, model: str | None = None):
+    """The score bank at ``path``, checked against the current weights of ``model`` (default: the model its grid
+    names) and the scoring code.
+
+    Other weights raise :class:`~tsrlib.bank.BankMismatchError`, which says how to regenerate the bank; other scoring
+    code only warns (the rows are still this model's, but sampling or scoring has changed since: regenerate before
+    trusting a difference the change could explain).
+    """
+    from tsrlib.bank import BankMismatchError, ScoreBank, scoring_version
+    from tsrlib.models import tiny
+    from tsrlib.search.cache import model_fingerprint
+
+    bank = ScoreBank(path)
+    grid = bank_grid(path)
+    model = model or grid.get("model", "tiny-real")
+    how = f"`tsr sweep GRID.yaml --out NEW_FOLDER --compact` with the grid in {Path(path) / 'grids'}"
+    try:
+        bank.check(model_fingerprint(tiny.load(model)), None)
+    except BankMismatchError as e:
+        raise BankMismatchError(f"{e}. The bank is stale: regenerate it with {how}") from None
+    if bank.code != scoring_version():
+        warnings.warn(
+            f"{path} was scored by code {bank.code}; this is {scoring_version()}: regenerate it with {how}",
+            stacklevel=2,
+        )
+    return bank
+
+
+def bank_candidates(rows: pd.DataFrame, search: str = "random") -> pd.DataFrame:
+    """The finished candidates of one search (by label) in a bank's ``rows``: :func:`candidate_table`'s shape (clip,
+    domain, source, cutoff, candidate, LSD, LSD-HF and every verifier axis), one row per candidate."""
+    c = rows[(rows.search == search) & rows.final]
+    return c.dropna(axis=1, how="all").reset_index(drop=True)
+
+
+def bank_baselines(rows: pd.DataFrame) -> pd.DataFrame:
+    """The baseline rows of a bank as :func:`baseline_table` names them (a ``method`` column; ``gain_db`` 0)."""
+    b = rows[rows.searcher == "baseline"].copy()
+    b["method"] = b.search.str.removeprefix("baseline:").map(BANK_METHODS)
+    return b.assign(gain_db=0.0).reset_index(drop=True)
+
+
+def bank_choices(rows: pd.DataFrame) -> pd.DataFrame:
+    """What each search of a bank chose: :func:`compare_searchers`'s shape, one row per search cell (clip, domain,
+    cutoff, ``searcher`` = the search's label, seed, nfe, finished ``candidates``, ``verifier`` = its guide, ``score``
+    = the guide's score of the choice, LSD and LSD-HF of the choice). Baselines are left out."""
+    s = rows[rows.searcher != "baseline"]
+    finals = s[s.final].groupby("cell").size().rename("candidates")
+    out = s[s.chosen].set_index("cell").join(finals).reset_index()
+    out = out.assign(searcher=out.search, verifier=out.guide, score=out.guide_score, nfe=out.cell_nfe)
+    return out[
+        [
+            "clip",
+            "domain",
+            "source",
+            "cutoff",
+            "searcher",
+            "seed",
+            "nfe",
+            "candidates",
+            "verifier",
+            "score",
+            "LSD",
+            "LSD-HF",
+        ]
+    ].reset_index(drop=True)
+
+
+def hacked_verifiers(
+    cands: pd.DataFrame, columns: list[str], *, target: str = "LSD", level: float = 0.95, group: list[str] = GROUP
+) -> pd.DataFrame:
+    """Which verifiers a search would *hack*: :func:`verifier_agreement` with a ``hacked`` column, true where the
+    candidate the verifier picks is worse on ``target`` than the mean candidate with the whole ``level`` interval
+    (``pick_gain_lo > 0``), and ``helps`` where it is better with the whole interval (``pick_gain_hi < 0``)."""
+    t = verifier_agreement(cands, columns, target=target, level=level, group=group)
+    return t.assign(hacked=t.pick_gain_lo > 0, helps=t.pick_gain_hi < 0)
+
+
+def bank_returns(
+    cands: pd.DataFrame, by: str | list[str], ns: list[int], *, reps: int = 32, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Best-of-N by ``by`` against N = 1, subsampled from a bank's candidates (:func:`best_of_n`), per cutoff.
+
+    One row per cutoff and N: ``clips``, mean ``LSD`` of the pick, ``d_lsd`` (the pick's LSD minus N = 1's, paired by
+    clip; negative is better) with its ``level`` t-interval, and ``share``: the fraction of the gain at the largest N
+    already reached at this N (NaN when that gain is not a gain)."""
+    curves = best_of_n(cands, by, ["LSD"], sorted(set(ns) | {1}), reps=reps, seed=seed)
+    rows = []
+    for cut, g in curves.groupby("cutoff"):
+        wide = g.pivot(index="clip", columns="N", values="LSD").dropna()
+        final = wide[wide.columns.max()].mean() - wide[1].mean()
+        for n in wide.columns:
+            d, lo, hi = paired_ci(wide[n].to_numpy(), wide[1].to_numpy(), level)
+            share = d / final if final < 0 else float("nan")
+            rows.append(
+                {
+                    "cutoff": cut,
+                    "N": int(n),
+                    "clips": len(wide),
+                    "LSD": wide[n].mean(),
+                    "d_lsd": d,
+                    "d_lsd_lo": lo,
+                    "d_lsd_hi": hi,
+                    "share": share,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def bank_claims(rows: pd.DataFrame, verifiers: list[str], *, ns: list[int] = (1, 2, 4, 8, 16, 32, 64)) -> dict:
+    """The paper's claims, decided from a bank's ``rows`` with intervals across clips: ``searchers`` (each search
+    against random search at matched NFE, :func:`searcher_table`), ``returns`` (best-of-N by each search's guide,
+    :func:`bank_returns`), ``hacking`` (per cutoff, :func:`hacked_verifiers` of ``verifiers`` over the random
+    candidates) and ``bars`` (:func:`search_bars` against band replication). Returns a dict of DataFrames."""
+    cands = bank_candidates(rows)
+    guide = rows.loc[rows.search == "random", "guide"].iloc[0]
+    hacking = pd.concat(
+        [hacked_verifiers(g, [v for v in verifiers if v in g]).assign(cutoff=c) for c, g in cands.groupby("cutoff")],
+        ignore_index=True,
+    )
+    return {
+        "searchers": searcher_table(bank_choices(rows)),
+        "returns": bank_returns(cands, guide, list(ns)).assign(selector=guide),
+        "hacking": hacking,
+        "bars": search_bars(cands, bank_baselines(rows)),
+    }
+
+
+def bank_kind(rows: pd.DataFrame) -> str:
+    """Words for what a bank's clips are: ``"real recordings"``, ``"synthetic clips"`` or both."""
+    real = set(rows.real)
+    return "real recordings" if real == {True} else "synthetic clips" if real == {False} else "real and synthetic clips"
+
+
+def per_domain(table, rows: pd.DataFrame, *args, **kw) -> pd.DataFrame:
+    """``table(rows, ...)`` for each domain of ``rows`` and for all of them pooled, stacked with a ``domain`` column
+    (``"all"`` for the pooled rows): one call for a chapter's per-domain breakdown of any of the tables above."""
+    parts = [table(g, *args, **kw).assign(domain=d) for d, g in rows.groupby("domain")]
+    return pd.concat(parts + [table(rows, *args, **kw).assign(domain="all")], ignore_index=True)

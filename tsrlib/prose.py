@@ -41,3 +41,16 @@ def ci_text(low: float, high: float, n: int, *, spec: str = "+.3f", level: float
     if np.isfinite(low) and np.isfinite(high):
         return f"{100 * level:g} % CI {format(low, spec)} to {format(high, spec)}"
     return f"no confidence interval from {n} {unit}{'' if n == 1 else 's'}"
+
+
+def claim_text(
+    found: dict[str, str], said: dict[str, str], claim: str, *, unsure: str = "not distinguishable from"
+) -> str:
+    """Whether measured verdicts (``found``, :func:`verdict` words by case) bear out a ``claim`` that predicted
+    ``said``: "reproduces" when every case matches, "contradicts" when any case is a verdict the other way, and
+    otherwise words saying the data can neither confirm nor reject it."""
+    if found == said:
+        return f"this run reproduces {claim}"
+    if any(v not in (said[k], unsure) for k, v in found.items()):
+        return f"this run contradicts {claim}"
+    return f"{claim} is a hypothesis this run can neither confirm nor reject"
