@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import torch
+from _record import Record, add_json_option
 
 from tsrlib import audio, metrics
 
@@ -31,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=4.0)
+    add_json_option(ap)
     args = ap.parse_args()
     sr = audio.MODEL_SR
     rng = np.random.default_rng(0)
@@ -52,6 +54,12 @@ def main() -> None:
     print(
         f"degrade (cheby1, order 8): {args.seconds / deg:.0f}x real time; detect_cutoff: {args.seconds / det:.0f}x real time"
     )
+
+    rec = Record("metrics", args.json, n=args.n, seconds=args.seconds)
+    rec("lsd batching speed-up", single / batched, "x", note=f"{args.n} candidates at once vs one by one")
+    rec("degrade real-time factor", args.seconds / deg, "x")
+    rec("detect_cutoff real-time factor", args.seconds / det, "x")
+    rec.write()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import torch
+from _record import Record, add_json_option
 
 from tsrlib import audio, sampler
 from tsrlib.models import tiny
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--model", default="tiny")
+    add_json_option(ap)
     args = ap.parse_args()
     device = pick_device(args.device)
     try:
@@ -77,6 +79,11 @@ def main() -> None:
         f"sequential {sequential:.2f} s, batching speed-up {sequential / batched:.2f}x"
     )
     print(f"one sample: {one:.2f} s, real-time factor {args.seconds / one:.2f}x; peak memory {peak}")
+    rec = Record("sampler", args.json, device, n=args.n, steps=args.steps, seconds=args.seconds, model=args.model)
+    rec("batching speed-up", sequential / batched, "x", note=f"{args.n} candidates in one batch vs one at a time")
+    rec("real-time factor, one sample", args.seconds / one, "x", note="seconds of audio per second of compute")
+    rec("one candidate, batched", batched / args.n / args.seconds, "s per s of audio")
+    rec.write()
 
 
 if __name__ == "__main__":

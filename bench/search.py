@@ -14,6 +14,7 @@ import platform
 
 import numpy as np
 import torch
+from _record import Record, add_json_option
 
 from tsrlib import audio
 from tsrlib.models import tiny
@@ -29,6 +30,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--verifier", default="consensus")
     ap.add_argument("--device", default="auto")
+    add_json_option(ap)
     args = ap.parse_args()
     device = pick_device(args.device)
     model = tiny.load("tiny", device)
@@ -71,6 +73,13 @@ def main() -> None:
             f"{label:26s} {r.wall_seconds:7.2f} s  NFE {r.nfe:5d}  ratio to one sample {r.wall_seconds / one.wall_seconds:5.1f}x"
             f"  verifier share {100 * r.verifier_seconds / r.wall_seconds:4.1f} %"
         )
+
+    rec = Record("search", args.json, device, n=args.n, steps=args.steps, seconds=args.seconds, verifier=v.name)
+    rec("one sample", one.wall_seconds, "s")
+    for label, r in ((f"random search, N={args.n}", best), ("zero-order search", zo), ("search over paths", paths)):
+        rec(f"{label}: wall time / one sample", r.wall_seconds / one.wall_seconds, "x", nfe=r.nfe)
+        rec(f"{label}: verifier share", 100 * r.verifier_seconds / r.wall_seconds, "%")
+    rec.write()
 
 
 if __name__ == "__main__":

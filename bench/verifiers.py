@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _record import Record, add_json_option
 from scipy.stats import spearmanr
 
 from tsrlib import audio as tsa
@@ -67,6 +68,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=8, help="speech clips (test split first, then val and train)")
     ap.add_argument("--n", type=int, default=4, help="model candidates per clip and cutoff")
     ap.add_argument("--model", default="tiny-real")
+    add_json_option(ap)
     args = ap.parse_args()
     if not (Path(args.corpus) / "manifest.csv").is_file():
         raise SystemExit(f"no corpus at {args.corpus}: make it with `tsr data build --size tiny` (about a minute)")
@@ -104,10 +106,14 @@ def main() -> None:
             )
     df = pd.DataFrame(rows)
 
+    rec = Record("verifiers", args.json, corpus=args.corpus, clips=args.clips, n=args.n, audio_seconds=seconds)
     print("\n## cost: seconds of verifier time per second of audio")
     for v in ("wer", "dnsmos"):
         b, a = t[f"{v}_before"] / seconds, t[f"{v}_after"] / seconds
         print(f"{v:7s} before {b:.3f}  after {a:.3f}  speed-up {b / a:.1f}x")
+        rec(f"{v}: before", b, "s per s of audio")
+        rec(f"{v}: after", a, "s per s of audio")
+        rec(f"{v}: speed-up", b / a, "x")
 
     def within_rho(a: str, b: str, sign: float = 1.0) -> float:
         """Mean Spearman between columns ``a`` and ``sign * b`` within each input's candidates (groups with ties
@@ -143,6 +149,10 @@ def main() -> None:
         print(
             f"  {col:5s} before {within_rho('lsd', col + '_before', -sign):+.2f}  after {within_rho('lsd', col + '_after', -sign):+.2f}"
         )
+
+    rec("DNSMOS OVRL: mean |change|", d.abs().mean(), "MOS")
+    rec("transcripts identical", 100 * df.same_text.mean(), "%")
+    rec.write()
 
 
 if __name__ == "__main__":

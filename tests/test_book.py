@@ -18,8 +18,9 @@ def test_every_chapter_page_has_sound_figures_and_numbers(site):
     assert (site / "index.html").is_file()
     for page in chapter_pages(site):
         html = page.read_text()
-        assert html.count("<audio") >= 3, page.name
-        assert len(re.findall(r"<img[^>]+_images/[^>]+\.png", html)) >= 3, page.name
+        appendix = page.name.startswith("appendix")  # measurements of the code, not of audio: figures, no players
+        assert html.count("<audio") >= (0 if appendix else 3), page.name
+        assert len(re.findall(r"<img[^>]+_images/[^>]+\.png", html)) >= (2 if appendix else 3), page.name
         assert "Failed to format" not in html
         # every number glued into the prose was rendered
         source = (ROOT / page.relative_to(site)).with_suffix(".ipynb").read_text()
