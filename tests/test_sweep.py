@@ -179,6 +179,31 @@ def test_killed_sweep_resumes_to_the_clean_runs_bank(tmp_path, tiny_corpus):
     assert not frame(killed).duplicated(["cell", "candidate"]).any()
 
 
+def test_ctrl_c_stops_a_sweep_with_status_130_and_keeps_its_cells(tmp_path, tiny_corpus):
+    g = small_grid(tiny_corpus, clips=2, cutoffs=[4000, 8000], steps=25)
+    grid = tmp_path / "grid.yaml"
+    import yaml
+
+    grid.write_text(yaml.safe_dump(g.to_dict()))
+    out = tmp_path / "bank"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tsrlib.cli", "sweep", str(grid), "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate()[1]
+    assert proc.returncode == 130, err[-500:]  # typer returns 130 outside standalone mode; it must not become 0
+    assert "interrupted: what was finished is kept" in err and "Traceback" not in err
+    kept = len(ScoreBank(out))
+    assert 0 < kept < len(g.cells(g.load_clips(), "any"))
+
+
 def test_local_and_ray_executors_give_identical_rows(tmp_path, tiny_corpus):
     require("ray")
     g = small_grid(tiny_corpus, searches=[{"name": "random", "n": 2}, {"name": "zero-order", "n": 2, "rounds": 1}])

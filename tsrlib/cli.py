@@ -500,17 +500,22 @@ def main() -> None:
     """Console entry point: run the app; print tsrlib's errors (:class:`TsrError`) on one line and exit 2."""
     warnings.showwarning = _one_line_warning
     try:
-        app(standalone_mode=False)
+        # typer outside standalone mode returns an exit status instead of exiting: 130 after Ctrl-C, others from ctx.exit
+        status = app(standalone_mode=False)
     except TsrError as e:  # bad input on purpose; any other exception is a bug and keeps its traceback
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        status = 130
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    if status == 130:
+        print("interrupted: what was finished is kept (tsr sweep resumes where it stopped)", file=sys.stderr)
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
 
 if __name__ == "__main__":
