@@ -20,7 +20,10 @@ from tsrlib.bank import ScoreBank
 def md(df: pd.DataFrame, **kw) -> str:
     """Markdown with counts as integers and other numbers signed to 3 decimals."""
     counts = ["cutoff", "N", "clips", "inputs", "nfe", "candidates"]
-    df = df.astype({c: int for c in counts if c in df and df[c].notna().all()})
+    # as text: tabulate would print an all-number table's integers with the float format
+    df = df.astype({c: int for c in counts if c in df and df[c].notna().all()}).astype(
+        {c: str for c in counts if c in df}
+    )
     return df.to_markdown(floatfmt="+.3f", **kw)
 
 
