@@ -150,24 +150,26 @@ def test_rows_hold_every_candidate_with_oracle_and_verifier_columns(tmp_path, ti
 
 
 # ---------------------------------------------------------------------------------------------- resume
+def sweep_until_a_cell_is_stored(grid: Grid, out) -> subprocess.Popen:
+    """``tsr sweep`` of ``grid`` into ``out`` in a subprocess, returned once its first cell is stored (stderr piped)."""
+    import yaml
+
+    path = out.parent / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(grid.to_dict()))
+    cmd = [sys.executable, "-m", "tsrlib.cli", "sweep", str(path), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return proc
+
+
 def test_killed_sweep_resumes_to_the_clean_runs_bank(tmp_path, tiny_corpus):
     g = small_grid(tiny_corpus, clips=2, cutoffs=[4000, 8000])
     total = len(g.cells(g.load_clips(), "any"))  # the corpus's clips x 2 cutoffs x 2 searches
     assert total >= 8
-    grid = tmp_path / "grid.yaml"
-    import yaml
-
-    grid.write_text(yaml.safe_dump(g.to_dict()))
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tsrlib.cli", "sweep", str(grid), "--out", str(killed)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not list((killed / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    proc = sweep_until_a_cell_is_stored(g, killed)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     at_kill = len(list((killed / "cells").glob("*.parquet")))
@@ -181,21 +183,8 @@ def test_killed_sweep_resumes_to_the_clean_runs_bank(tmp_path, tiny_corpus):
 
 def test_ctrl_c_stops_a_sweep_with_status_130_and_keeps_its_cells(tmp_path, tiny_corpus):
     g = small_grid(tiny_corpus, clips=2, cutoffs=[4000, 8000], steps=25)
-    grid = tmp_path / "grid.yaml"
-    import yaml
-
-    grid.write_text(yaml.safe_dump(g.to_dict()))
     out = tmp_path / "bank"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tsrlib.cli", "sweep", str(grid), "--out", str(out)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not list((out / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    proc = sweep_until_a_cell_is_stored(g, out)
     proc.send_signal(signal.SIGINT)
     err = proc.communicate()[1]
     assert proc.returncode == 130, err[-500:]  # typer returns 130 outside standalone mode; it must not become 0
