@@ -88,7 +88,7 @@ def test_at_scale_sections_read_the_bank_the_build_swept(site):
         ch: " ".join(BeautifulSoup((site / "book" / f"{ch}.html").read_text(), "html.parser").get_text(" ").split())
         for ch in ("04-random-search", "05-zero-order-search")
     }
-    clips = ", ".join(f"{n} {d}" for d, n in rows.groupby("domain").clip.nunique().items())
+    clips = ex.clip_counts(rows)
     assert f"The bank holds {clips} test clips ( synthetic clips ;" in text["05-zero-order-search"]
     table = ex.searcher_table(ex.bank_choices(rows)).set_index(["cutoff", "searcher"])
     for cut in (4000, 8000):

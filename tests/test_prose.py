@@ -38,3 +38,12 @@ def test_claim_text_reads_reproduce_contradict_or_undecided():
     undecided = {"4k": "worse than", "8k": "not distinguishable from"}
     assert prose.claim_text(undecided, said, claim).endswith("can neither confirm nor reject")
     assert prose.claim_text({"4k": "better than", "8k": "better than"}, said, claim).startswith("this run contradicts")
+
+
+def test_clip_counts_names_each_domains_distinct_clips():
+    import pandas as pd
+
+    from tsrlib import experiments as ex
+
+    rows = pd.DataFrame({"domain": ["speech", "speech", "music", "speech"], "clip": ["a", "a", "m", "b"]})
+    assert ex.clip_counts(rows) == "1 music, 2 speech"
