@@ -275,3 +275,25 @@ def test_choice_reason_states_the_clips_and_the_agreement():
     )
     text = ex.choice_reason({4000.0: "v", 8000.0: "w"}, agreement)
     assert text.endswith("on 1 validation clip (mean within-input Spearman +0.50 and undefined)")
+
+
+def test_bench_records_keep_the_latest_run_of_each_bench_on_each_machine(tmp_path):
+    import json
+
+    def line(bench, hw, date, value):
+        return json.dumps({"bench": bench, "hardware": hw, "date": date, "metric": "m", "value": value, "unit": "x"})
+
+    (tmp_path / "a.jsonl").write_text(
+        "\n".join([line("sampler", "cpu", "2026-01-01", 1.0), line("sampler", "cpu", "2026-02-01", 2.0)]) + "\n"
+    )
+    (tmp_path / "b.jsonl").write_text(
+        line("sampler", "gpu", "2026-01-01", 5.0) + "\n" + line("audiosr", "cpu", "2026-01-01", 7.0) + "\n\n"
+    )
+    got = ex.bench_records(str(tmp_path / "*.jsonl"))
+    assert sorted(zip(got.bench, got.hardware, got.value)) == [
+        ("audiosr", "cpu", 7.0),
+        ("sampler", "cpu", 2.0),
+        ("sampler", "gpu", 5.0),
+    ]
+    empty = ex.bench_records(str(tmp_path / "none-*.jsonl"))
+    assert empty.empty and {"bench", "hardware", "value", "unit"} <= set(empty.columns)

@@ -233,6 +233,48 @@ def test_changed_weights_steps_eta_or_cutoff_never_hit_an_old_row(tmp_path, tiny
     assert not set(fresh.cells()) & old
 
 
+def as_if_made_by(bank_path, grid: Grid, code: str) -> pd.DataFrame:
+    """Rewrite a fresh bank as code ``code`` would have stored it (its digest and cell keys); returns its rows."""
+    bank = ScoreBank(bank_path)
+    clips = grid.load_clips()
+    old_key = {n.key: o.key for n, o in zip(grid.cells(clips, bank.weights), grid.cells(clips, bank.weights, code))}
+    df = bank.frame()
+    df = df.assign(code=code, cell=df["cell"].map(old_key))
+    df.to_parquet(bank.path / ScoreBank.MERGED, index=False)
+    for p in bank.cells_dir.glob("*.parquet"):
+        p.unlink()
+    bank.write_header({"weights": bank.weights, "code": code})
+    return df
+
+
+def test_migration_carries_a_bank_to_new_code_only_when_every_row_reproduces(tmp_path, tiny_corpus):
+    from tsrlib.sweep import migrate_bank
+
+    g = small_grid(tiny_corpus)
+    made = run_sweep(g, tmp_path / "bank", progress=False)
+    fresh = made.frame()
+    with pytest.raises(BankMismatchError, match="--migrate"):  # the code changed: a plain sweep refuses the bank
+        as_if_made_by(tmp_path / "bank", g, "0ldc0de")
+        run_sweep(g, tmp_path / "bank", progress=False)
+    moved = migrate_bank(g, tmp_path / "bank", progress=False)
+    assert moved.code == scoring_version() and moved.cells() == sorted(set(fresh.cell))
+    pd.testing.assert_frame_equal(moved.frame().drop(columns="wall_seconds"), fresh.drop(columns="wall_seconds"))
+    (m,) = moved.header["migrations"]
+    assert m["from"] == "0ldc0de" and m["to"] == scoring_version()
+    assert len(m["checked"]) == 4  # random and band replication, on speech and on music
+    assert run_sweep(g, tmp_path / "bank", progress=False).frame().equals(moved.frame())  # nothing left to run
+
+    # a row the current code does not reproduce: refused, and the bank stays as it was
+    old = as_if_made_by(tmp_path / "bank", g, "0ldc0de")
+    first_random = g.cells(g.load_clips(), made.weights, "0ldc0de")[0].key  # the first clip's random search
+    old.loc[old.cell == first_random, "LSD"] += 0.01
+    old.to_parquet(tmp_path / "bank" / ScoreBank.MERGED, index=False)
+    with pytest.raises(BankMismatchError, match=f"cell {first_random} .random.*LSD differ"):
+        migrate_bank(g, tmp_path / "bank", progress=False)
+    assert ScoreBank(tmp_path / "bank").code == "0ldc0de"
+    assert migrate_bank(g, tmp_path / "none-yet", progress=False) is None
+
+
 # ------------------------------------------------------------------------------------------ bank views
 def test_bank_views_feed_the_chapter_analyses(tmp_path, tiny_corpus):
     from tsrlib import experiments as ex

@@ -9,6 +9,10 @@ intervals need no new sampling. A bank is a folder:
   temporary name and renamed, so a killed sweep leaves whole cells or none; the file name is the cell's key.
 - ``rows.parquet``: the cells merged by :meth:`ScoreBank.compact` (what a repository commits).
 
+When the scoring code changes in a way that does not change a row (a refactor, a new model backend),
+:func:`tsrlib.sweep.migrate_bank` (``tsr sweep GRID --out BANK --migrate``) reruns one cell of each search in each domain, and only if
+every column comes out equal carries the rows over to the new code, recording the check in ``bank.json``.
+
 Read it with pandas (:meth:`ScoreBank.frame`) or DuckDB (``SELECT * FROM 'DIR/**/*.parquet'``).
 """
 
@@ -84,12 +88,19 @@ class ScoreBank:
             self.check(weights, code)
         elif weights is not None and code is not None:
             self.cells_dir.mkdir(parents=True, exist_ok=True)
-            self.header = {"weights": weights, "code": code}
-            header.write_text(json.dumps(self.header, indent=2) + "\n")
+            self.write_header({"weights": weights, "code": code})
         else:
             raise TsrError(f"{self.path} is not a score bank (no {self.HEADER}); make one with `tsr sweep GRID --out`")
         merged = self.path / self.MERGED
         self._merged_cells = set(pd.read_parquet(merged, columns=["cell"])["cell"]) if merged.is_file() else set()
+
+    def write_header(self, header: dict) -> None:
+        """Replace ``bank.json`` (atomically) with ``header``: ``weights``, ``code`` and, after a
+        :func:`~tsrlib.sweep.migrate_bank`, the ``migrations`` that carried the rows over from earlier code."""
+        tmp = self.path / f"{self.HEADER}.tmp"
+        tmp.write_text(json.dumps(header, indent=2) + "\n")
+        os.replace(tmp, self.path / self.HEADER)
+        self.header = header
 
     @property
     def weights(self) -> str:
@@ -107,6 +118,12 @@ class ScoreBank:
                     f"{self.path} holds rows of {what} {mine}, not {theirs}: its evidence is for another "
                     f"{'model' if what == 'weights' else 'version of the sampling and scoring code'}. "
                     "Regenerate it (`tsr sweep GRID --out NEW_DIR`), or point --out at another folder"
+                    + (
+                        "; if the code changed without changing what it scores, `tsr sweep GRID --out BANK --migrate` "
+                        "checks that and carries the rows over"
+                        if what == "code"
+                        else ""
+                    )
                 )
 
     def has(self, cell: str) -> bool:

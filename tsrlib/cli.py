@@ -98,11 +98,22 @@ def upsample(
     solver: str = typer.Option("ddim", "--solver", help="ddim or heun."),
     seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU if any, else cpu), cpu, cuda, cuda:N or mps."),
-    sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the model's, 24000)."),
+    sr: Optional[int] = typer.Option(
+        None, "--sr", help="Output rate in Hz (default: the model's: 24000, audiosr 48000)."
+    ),
     model: str = typer.Option(
         "tiny-real",
         "--model",
-        help="tiny-real or tiny (diffusion), regression, band-replication or sbr (DSP), or a .safetensors path.",
+        help="tiny-real or tiny (diffusion), regression, band-replication or sbr (DSP), a .safetensors path, "
+        "or audiosr (the paper's model, 48 kHz; needs --checkpoint).",
+    ),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="--model audiosr: a local AudioSR checkpoint (pytorch_model.bin)."
+    ),
+    guidance: Optional[float] = typer.Option(
+        None,
+        "--guidance",
+        help="Classifier-free guidance scale (default: the model's; 3.5 for audiosr, tiny has none).",
     ),
     search: str = typer.Option("none", "--search", help="none, random, zero-order or paths."),
     n: int = typer.Option(16, "--n", help="Candidates (random), neighbours per round (zero-order) or paths kept."),
@@ -147,7 +158,14 @@ def upsample(
             str(before["cutoff_hz"]),
             before["searcher"]["name"],
         )
-    m_ = None if model in baselines.METHODS else tiny.load(model, dev)
+    if checkpoint is not None and model != "audiosr":
+        raise ConfigError("--checkpoint is for --model audiosr; give a tsrlib model's .safetensors file as --model")
+    if model == "audiosr":
+        from tsrlib.models import audiosr as audiosr_backend
+
+        m_ = audiosr_backend.load(checkpoint, dev)
+    else:
+        m_ = None if model in baselines.METHODS else tiny.load(model, dev)
     x, file_sr = audio.load(input, sr=None)
     cut = None if cutoff == "auto" else _hz(cutoff, "--cutoff")
     if m_ is None:
@@ -171,7 +189,9 @@ def upsample(
     if search == "none" and verifier is None:
         from tsrlib.upsample import upsample as run
 
-        res = run(m_, x, file_sr, cutoff_hz=cut, seed=seed, steps=steps, eta=eta, solver=solver)
+        res = run(
+            m_, x, file_sr, cutoff_hz=cut, seed=seed, steps=steps, eta=eta, solver=solver, guidance_scale=guidance
+        )
         y, cut_used, nfe, extra = res.audio[0], res.cutoff_hz, res.nfe, {}
     else:
         if verifier is None:
@@ -184,7 +204,13 @@ def upsample(
             )
         from tsrlib.search import Searcher, make_searcher
 
-        kw = {"steps": steps, "eta": eta, "solver": solver, "cache": str(cache) if cache else None}
+        kw = {
+            "steps": steps,
+            "eta": eta,
+            "solver": solver,
+            "cache": str(cache) if cache else None,
+            "guidance_scale": guidance,
+        }
         if before is not None:
             searcher = Searcher.from_config(before["searcher"], cache=kw["cache"])  # sized as it ran: no budget
             steps, eta, solver, budget_nfe = searcher.steps, searcher.eta, searcher.solver, None
@@ -469,14 +495,22 @@ def sweep(
     workers: int = typer.Option(1, "--workers", help="Worker processes (local) or actors (ray)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Torch threads per worker (default: cores/workers)."),
     compact: bool = typer.Option(False, "--compact", help="Merge the finished cells into one rows.parquet."),
+    migrate: bool = typer.Option(
+        False,
+        "--migrate",
+        help="The bank was made by earlier scoring code: rerun one cell of each search in each domain and, if every row comes out "
+        "equal, carry the bank over to this code (then sweep on).",
+    ),
 ) -> None:
     """Run a grid of searches into a score bank: one row per evaluated candidate, each cell stored as it finishes."""
     import time
 
-    from tsrlib.sweep import Grid, run_sweep
+    from tsrlib.sweep import Grid, migrate_bank, run_sweep
 
     g = Grid.from_yaml(grid)
     t0 = time.perf_counter()
+    if migrate:
+        migrate_bank(g, out)
     bank = run_sweep(g, out, executor=executor, workers=workers, threads=threads, address=address)
     if compact:
         bank.compact()

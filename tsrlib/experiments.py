@@ -902,3 +902,17 @@ def per_domain(table, rows: pd.DataFrame, *args, **kw) -> pd.DataFrame:
 def clip_counts(rows: pd.DataFrame) -> str:
     """Words for how many distinct clips of each domain ``rows`` hold: ``"5 music, 4 sfx, 5 speech"``."""
     return ", ".join(f"{n} {d}" for d, n in rows.groupby("domain").clip.nunique().items())
+
+
+def bench_records(results_glob: str = "bench/results/*.jsonl") -> pd.DataFrame:
+    """The benchmark measurements in the JSON-lines files ``results_glob`` matches (``bench/_record.py``), keeping the
+    latest run of each benchmark on each machine, so that a ratio is only read beside the ratios of its own run.
+    Columns: bench, metric, value, unit, hardware, torch, date, settings (and what each bench adds)."""
+    import glob
+
+    rows = [json.loads(line) for f in sorted(glob.glob(results_glob)) for line in open(f) if line.strip()]
+    if not rows:
+        return pd.DataFrame(columns=["bench", "metric", "value", "unit", "hardware", "torch", "date", "settings"])
+    records = pd.DataFrame(rows)
+    latest = records.groupby(["hardware", "bench"]).date.transform("max")
+    return records[records.date == latest].reset_index(drop=True)

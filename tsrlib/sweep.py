@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -139,9 +140,10 @@ class Grid:
         per = [test_clips(corpus, d, self.clips, max_seconds=self.max_seconds, split=self.split) for d in self.domains]
         return [c for turn in itertools.zip_longest(*per) for c in turn if c is not None]
 
-    def cells(self, clips: list, weights: str) -> list[Cell]:
-        """Every cell of the grid for ``clips`` (a :class:`~tsrlib.experiments.Clip` list) and model ``weights``."""
-        code, out = scoring_version(), []
+    def cells(self, clips: list, weights: str, code: str | None = None) -> list[Cell]:
+        """Every cell of the grid for ``clips`` (a :class:`~tsrlib.experiments.Clip` list) and model ``weights``, keyed
+        for scoring code ``code`` (default: this code's :func:`~tsrlib.bank.scoring_version`)."""
+        code, out = code or scoring_version(), []
         for clip in clips:
             for cutoff in self.cutoffs:
                 for search in self.searches:
@@ -389,14 +391,11 @@ def run_sweep(
     """
     from tqdm.auto import tqdm
 
-    from tsrlib.models import tiny
-    from tsrlib.search.cache import model_fingerprint
-
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
-    weights = model_fingerprint(tiny.load(grid.model, "cpu"))
+    weights = grid_weights(grid)
     bank = ScoreBank(out, weights=weights, code=scoring_version())
     clips = grid.load_clips()
     if not clips:
@@ -413,3 +412,95 @@ def run_sweep(
             bank.add(key, rows)
             bar.update()
     return bank
+
+
+def grid_weights(grid: Grid) -> str:
+    """The fingerprint of the grid's model weights (what a bank's ``weights`` records)."""
+    from tsrlib.models import tiny
+    from tsrlib.search.cache import model_fingerprint
+
+    return model_fingerprint(tiny.load(grid.model, "cpu"))
+
+
+IGNORED_IN_MIGRATION = ("wall_seconds", "code", "cell")
+"""Row columns a migration does not compare: the time a cell took, and what it rewrites."""
+
+
+def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> ScoreBank | None:
+    """Carry the bank at ``out`` over to this scoring code, when this code scores as the code that made it did.
+
+    A bank records the digest of the code that made its rows (:func:`~tsrlib.bank.scoring_version`), and a change to
+    any of that code (a refactor, a new model backend) makes it stale. This reruns, with this code, the first stored
+    cell of each of the grid's searches in each domain, and compares every column of their rows (but
+    :data:`IGNORED_IN_MIGRATION`) with the stored ones, exactly. Only when all are equal does it rewrite the bank's
+    rows under this code's digest and cell keys (merged into ``rows.parquet``) and record the migration, with the
+    cells it checked, under ``migrations`` in ``bank.json``. Otherwise it raises
+    :class:`~tsrlib.bank.BankMismatchError` naming the cell and the columns that differ, and changes nothing.
+
+    Raises the same error when the bank's weights are not the grid model's, or it holds cells of another grid.
+    Returns the bank (None when there is none at ``out`` yet).
+    """
+    import datetime
+
+    from tsrlib.bank import BankMismatchError
+
+    if not (Path(out) / ScoreBank.HEADER).is_file():
+        return None  # nothing to carry over: the sweep starts the bank
+    bank = ScoreBank(out)
+    new = scoring_version()
+    if bank.code == new:
+        return bank
+    weights = grid_weights(grid)
+    bank.check(weights, None)
+    clips = grid.load_clips()
+    old_cells = {c.key: c for c in grid.cells(clips, weights, code=bank.code)}
+    new_key = {c.key: n.key for c, n in zip(old_cells.values(), grid.cells(clips, weights, code=new))}
+    stored = bank.cells()
+    foreign = [k for k in stored if k not in old_cells]
+    if foreign:
+        raise BankMismatchError(
+            f"{bank.path}: {len(foreign)} stored cells (e.g. {foreign[0]}) are not cells of this grid under code "
+            f"{bank.code}; migrate a bank with the grid that made it"
+        )
+    firsts: dict[tuple[str, str], Cell] = {}
+    for key, cell in old_cells.items():  # grid order: the first stored cell of each search in each domain
+        which = (label_of(cell.search), cell.clip.domain)
+        if key in stored and which not in firsts:
+            firsts[which] = cell
+    df = bank.frame()
+    worker = Worker(grid)
+    checked = []
+    for (label, _), cell in firsts.items():
+        if progress:
+            print(f"migrate: rerunning {label} on {cell.clip.id} at {cell.cutoff:.0f} Hz", flush=True)
+        _, fresh = worker.run(Cell(new_key[cell.key], cell.clip, cell.cutoff, cell.search, cell.seed))
+        old = df[df["cell"] == cell.key].drop(columns=list(IGNORED_IN_MIGRATION)).reset_index(drop=True)
+        buf = io.BytesIO()  # through Parquet, as the stored rows went, so that dtypes compare alike
+        fresh.to_parquet(buf, index=False)
+        fresh = pd.read_parquet(buf).drop(columns=list(IGNORED_IN_MIGRATION)).reset_index(drop=True)
+        differ = sorted(set(old.columns) ^ set(fresh.columns))
+        if not differ:
+            fresh = fresh[old.columns]
+            if len(fresh) != len(old):
+                differ = ["(row count)"]
+            else:
+                differ = [c for c in old.columns if not old[c].equals(fresh[c])]
+        if differ:
+            raise BankMismatchError(
+                f"{bank.path}: code {new} does not reproduce cell {cell.key} ({label}) of code {bank.code}: "
+                f"{', '.join(differ[:6])} differ. Its rows are another code's evidence: regenerate the bank "
+                "(`tsr sweep GRID --out NEW_DIR`)"
+            )
+        checked.append(new_key[cell.key])
+    df = df.assign(code=new, cell=df["cell"].map(new_key))
+    merged = bank.path / ScoreBank.MERGED
+    tmp = merged.with_suffix(".tmp")
+    df.to_parquet(tmp, index=False, compression="zstd")
+    os.replace(tmp, merged)
+    for p in bank.cells_dir.glob("*.parquet"):
+        p.unlink()
+    history = bank.header.get("migrations", []) + [
+        {"from": bank.code, "to": new, "checked": checked, "date": datetime.date.today().isoformat()}
+    ]
+    bank.write_header({"weights": bank.weights, "code": new, "migrations": history})
+    return ScoreBank(out)

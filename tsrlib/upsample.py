@@ -39,14 +39,21 @@ def upsample(
     steps: int = 25,
     eta: float = 0.0,
     solver: str = "ddim",
-    chunk_seconds: float = 20.0,
+    chunk_seconds: float | None = None,
     overlap_seconds: float = 1.0,
     batch_size: int = 16,
+    guidance_scale: float | None = None,
 ) -> Upsampled:
     """Super-resolve band-limited ``x [T]`` at ``sr`` Hz into candidates ``[len(indices), T']`` at the model rate.
 
     The cutoff is detected on the whole input once (unless given), so every chunk uses the same band.
+    ``chunk_seconds`` defaults to the model's ``max_chunk_seconds`` (20 s when it has none), ``guidance_scale`` to
+    its ``guidance_scale`` (1, no guidance, when it has none).
     """
+    if chunk_seconds is None:
+        chunk_seconds = getattr(model, "max_chunk_seconds", 20.0)
+    if guidance_scale is None:
+        guidance_scale = getattr(model, "guidance_scale", 1.0)
     x = tsa.check_audio(x, sr, name="input")
     if sr != model.sr:
         x = tsa.resample(x, sr, model.sr)
@@ -62,6 +69,7 @@ def upsample(
             eta=eta,
             solver=solver,
             batch_size=batch_size,
+            guidance_scale=guidance_scale,
         )
         return Upsampled(cand.audio, model.sr, cutoff, cand.nfe)
     chunks = tsa.chunk(x, n_chunk, int(overlap_seconds * model.sr))
@@ -79,6 +87,7 @@ def upsample(
             eta=eta,
             solver=solver,
             batch_size=batch_size,
+            guidance_scale=guidance_scale,
         )
         outs.append(cand.audio)
         nfe += cand.nfe

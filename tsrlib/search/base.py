@@ -8,6 +8,7 @@ ensembles: their ranks compare candidates within a call.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import ClassVar
@@ -61,11 +62,11 @@ class Run:
         ``noise`` holds each row's generator (per-step draws when eta > 0). NFE counts every row, cached or not.
         """
         s = self.searcher
-        per = sampler.nfe_per_sample(s.steps, s.solver)
+        per = s.per_sample
         keys = (
             [
                 CandidateCache.key(
-                    self.input_key, x_T[r], s.steps, s.eta, s.solver, sampler.candidate_seed(noise.seed, k)
+                    self.input_key, x_T[r], s.steps, s.eta, s.solver, sampler.candidate_seed(noise.seed, k), s.guidance
                 )
                 for r, k in enumerate(noise.indices)
             ]
@@ -77,7 +78,14 @@ class Run:
         for b in range(0, len(todo), s.batch_size):
             rows = todo[b : b + s.batch_size]
             x0, _ = sampler.sample_from(
-                self.model, self.cond, x_T[rows], noise.subset(rows), steps=s.steps, eta=s.eta, solver=s.solver
+                self.model,
+                self.cond,
+                x_T[rows],
+                noise.subset(rows),
+                steps=s.steps,
+                eta=s.eta,
+                solver=s.solver,
+                guidance_scale=s.guidance,
             )
             for r, a in zip(rows, self.model.decode(x0, self.cond)):
                 out[r] = a
@@ -148,27 +156,42 @@ class Searcher:
         solver: str = "ddim",
         batch_size: int = 16,
         cache: CandidateCache | str | None = None,
+        guidance_scale: float | None = None,
     ):
         if solver not in sampler.SOLVERS:
             raise TsrError(f"unknown solver {solver!r}; choose one of {', '.join(sampler.SOLVERS)}")
         self.steps, self.eta, self.solver, self.batch_size = int(steps), float(eta), solver, int(batch_size)
         self.cache = CandidateCache(cache) if isinstance(cache, (str,)) or hasattr(cache, "__fspath__") else cache
+        self.guidance_scale = None if guidance_scale is None else float(guidance_scale)
+
+    @property
+    def guidance(self) -> float:
+        """The classifier-free guidance scale sampling uses (1: none; ``None`` at construction means the model's
+        default, which :meth:`run` fills in)."""
+        return 1.0 if self.guidance_scale is None else self.guidance_scale
+
+    @property
+    def evals(self) -> int:
+        """Network evaluations per candidate per denoiser call: 2 with guidance (cond and uncond), else 1."""
+        return 1 if self.guidance == 1.0 else 2
 
     @property
     def per_sample(self) -> int:
         """NFE of one full sample with these settings."""
-        return sampler.nfe_per_sample(self.steps, self.solver)
+        return sampler.nfe_per_sample(self.steps, self.solver, self.evals)
 
     def to_config(self) -> dict:
         """The searcher's name and every constructor argument that shapes its result (JSON-ready);
-        :meth:`from_config` rebuilds an equal searcher. A search report stores it under ``"searcher"``."""
+        :meth:`from_config` rebuilds an equal searcher. A search report stores it under ``"searcher"``.
+        ``guidance_scale`` appears only when sampling is guided, so an unguided search's config (a report, a score
+        bank's cell key) is what it was before guidance existed."""
         return {
             "name": self.name,
             "steps": self.steps,
             "eta": self.eta,
             "solver": self.solver,
             "batch_size": self.batch_size,
-        }
+        } | ({"guidance_scale": self.guidance_scale} if self.guidance != 1.0 else {})
 
     @classmethod
     def from_config(cls, config: dict, **overrides) -> Searcher:
@@ -229,7 +252,11 @@ class Searcher:
             raise TsrError(
                 "the regression baseline is deterministic: there is no noise to search; use the diffusion model"
             )
-        searcher = self.fit(budget) if budget is not None else self
+        searcher = self
+        if self.guidance_scale is None and getattr(model, "guidance_scale", 1.0) != 1.0:
+            searcher = copy.copy(self)  # the model's default guidance, recorded in the result's searcher config
+            searcher.guidance_scale = float(model.guidance_scale)
+        searcher = searcher.fit(budget) if budget is not None else searcher
         sr = model.sr if sr is None else sr
         x = tsa.check_audio(lr_audio, sr, name="input")
         if len(x) > MAX_SEARCH_SECONDS * sr:

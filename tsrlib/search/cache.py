@@ -26,7 +26,7 @@ def model_fingerprint(model) -> str:
     """A hash of the model's name, config (decode settings such as ``silence_gate_db`` change its audio too) and
     weights. It is kept on the model object and recomputed whenever the config or any tensor changes, in place too
     (every in-place write bumps a tensor's version counter)."""
-    tensors = list(model.state_dict().values()) if isinstance(model, torch.nn.Module) else []
+    tensors = list(model.state_dict().values()) if hasattr(model, "state_dict") else []
     stamp = (
         getattr(model, "name", type(model).__name__),
         repr(getattr(model, "cfg", None)),
@@ -55,11 +55,21 @@ class CandidateCache:
         return _sha1(model_fingerprint(model), np.ascontiguousarray(lr_audio, np.float32).tobytes(), f"{cutoff_hz:.3f}")
 
     @staticmethod
-    def key(input_key: str, x_T: torch.Tensor, steps: int, eta: float, solver: str, noise_seed: int | None) -> str:
+    def key(
+        input_key: str,
+        x_T: torch.Tensor,
+        steps: int,
+        eta: float,
+        solver: str,
+        noise_seed: int | None,
+        guidance: float = 1.0,
+    ) -> str:
+        """The key of one candidate: the input, its initial noise, the sampler settings, its step-noise seed (eta > 0)
+        and the guidance scale (only when guided, so unguided keys stay those of earlier versions)."""
         return _sha1(
             input_key,
             x_T.detach().cpu().contiguous().numpy().tobytes(),
-            f"{steps}/{eta:g}/{solver}",
+            f"{steps}/{eta:g}/{solver}" + (f"/g{guidance:g}" if guidance != 1.0 else ""),
             str(noise_seed) if eta > 0 else "-",
         )
 

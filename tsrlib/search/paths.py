@@ -64,7 +64,7 @@ class SearchOverPaths(Searcher):
         return out
 
     def nfe(self) -> int:
-        return self.n * (self.first + self.m * sum(b - a for a, b in self.levels()))
+        return self.n * self.evals * (self.first + self.m * sum(b - a for a, b in self.levels()))
 
     def fit(self, budget: int) -> SearchOverPaths:
         out = copy.copy(self)
@@ -77,11 +77,20 @@ class SearchOverPaths(Searcher):
         noise = sampler.CandidateNoise(run.seed, range(self.n), run.device)
         x = noise.initial(run.shape)
         if self.first > 0:
-            x = sampler.sample_ddim(run.model, run.cond, x, ts, eta=self.eta, noise=noise, stop=self.first).x
-        run.nfe += self.n * self.first
+            x = sampler.sample_ddim(
+                run.model, run.cond, x, ts, eta=self.eta, noise=noise, stop=self.first, guidance_scale=self.guidance
+            ).x
+        run.nfe += self.n * self.first * self.evals
         parents = [
             run.add(
-                round=0, parent=None, noise=f"k={k}", scores={}, row=0, nfe=self.first, level=self.first, final=False
+                round=0,
+                parent=None,
+                noise=f"k={k}",
+                scores={},
+                row=0,
+                nfe=self.first * self.evals,
+                level=self.first,
+                final=False,
             )
             for k in range(self.n)
         ]
@@ -105,7 +114,17 @@ class SearchOverPaths(Searcher):
             if self.delta_f > 0:
                 eps = branch_noise.draw(tuple(run.shape))
                 x_rep = schedule.renoise(x_rep, float(ts[a + self.delta_f]), float(ts[a]), eps)
-            out = sampler.sample_ddim(run.model, run.cond, x_rep, ts, eta=self.eta, noise=branch_noise, start=a, stop=b)
+            out = sampler.sample_ddim(
+                run.model,
+                run.cond,
+                x_rep,
+                ts,
+                eta=self.eta,
+                noise=branch_noise,
+                start=a,
+                stop=b,
+                guidance_scale=self.guidance,
+            )
             run.nfe += out.nfe
             final = b == self.steps
             audio = run.model.decode(out.x if final else out.x0, run.cond)
@@ -118,7 +137,7 @@ class SearchOverPaths(Searcher):
                     noise=f"branch {q % self.m} of #{parents[kid_parent[q]]}",
                     scores=scores,
                     row=q,
-                    nfe=b - a,
+                    nfe=(b - a) * self.evals,
                     level=b,
                     final=final,
                     audio=audio[q] if final else None,
