@@ -12,6 +12,8 @@ import json
 import os
 import platform
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -54,3 +56,14 @@ class Record:
 
 def add_json_option(ap) -> None:
     ap.add_argument("--json", default=None, help="append the measurements to this JSON-lines file (auto: by hardware)")
+
+
+def timed(fn: Callable[[], object], device: torch.device) -> float:
+    """Wall seconds of ``fn()``, with CUDA work finished before and after it is timed."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t

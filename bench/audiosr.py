@@ -25,12 +25,11 @@ import contextlib
 import io
 import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _record import Record, add_json_option
+from _record import Record, add_json_option, timed
 
 # This file's folder is on sys.path (Python puts a script's own folder first), where this very file would shadow the
 # audiosr package it benchmarks: take the folder off once _record is imported.
@@ -39,16 +38,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from tsrlib import audio, sampler  # noqa: E402
 from tsrlib.models import audiosr  # noqa: E402
 from tsrlib.train.trainer import pick_device  # noqa: E402
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t
 
 
 def peak_mib(device: torch.device) -> float:

@@ -12,25 +12,14 @@ from __future__ import annotations
 import argparse
 import platform
 import resource
-import time
 
 import numpy as np
 import torch
-from _record import Record, add_json_option
+from _record import Record, add_json_option, timed
 
 from tsrlib import audio, sampler
 from tsrlib.models import tiny
 from tsrlib.train.trainer import pick_device
-
-
-def timed(fn, device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t
 
 
 def main() -> None:

@@ -166,7 +166,10 @@ class ScoreBank:
 
     def compact(self) -> Path:
         """Merge every cell into ``rows.parquet`` (zstd-compressed) and remove the cell files; returns its path."""
-        df = self.frame()
+        return self.write_rows(self.frame())
+
+    def write_rows(self, df: pd.DataFrame) -> Path:
+        """Make ``df`` the bank's rows: ``rows.parquet`` (zstd-compressed, written atomically), no cell files."""
         merged = self.path / self.MERGED
         tmp = merged.with_suffix(".tmp")
         df.to_parquet(tmp, index=False, compression="zstd")

@@ -492,13 +492,7 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
                 "(`tsr sweep GRID --out NEW_DIR`)"
             )
         checked.append(new_key[cell.key])
-    df = df.assign(code=new, cell=df["cell"].map(new_key))
-    merged = bank.path / ScoreBank.MERGED
-    tmp = merged.with_suffix(".tmp")
-    df.to_parquet(tmp, index=False, compression="zstd")
-    os.replace(tmp, merged)
-    for p in bank.cells_dir.glob("*.parquet"):
-        p.unlink()
+    bank.write_rows(df.assign(code=new, cell=df["cell"].map(new_key)))
     history = bank.header.get("migrations", []) + [
         {"from": bank.code, "to": new, "checked": checked, "date": datetime.date.today().isoformat()}
     ]
