@@ -260,3 +260,28 @@ def test_a_missing_audiosr_package_says_how_to_install_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "audiosr.latent_diffusion.models.ddpm")
     with pytest.raises(A.MissingDependencyError, match=r"pip install --no-deps audiosr==0\.0\.7"):
         A.import_audiosr()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "chapter", ["03-verifiers", "04-random-search", "05-zero-order-search", "06-search-over-paths"]
+)
+def test_a_search_chapter_runs_on_audiosr(chapter, model, tiny_corpus, tmp_path):
+    """Chapters 3-6 with `-p model_name audiosr -p checkpoint FILE` (here the reduced model's random weights)."""
+    import papermill
+
+    from tests.conftest import ROOT
+
+    ckpt = model.save(tmp_path / "audiosr-random.pt")
+    params = {"corpus_dir": str(tiny_corpus), "model_name": "audiosr", "checkpoint": str(ckpt), "steps": 8}
+    params |= {"clips_per_domain": 1, "n_candidates": 4, "results_dir": str(tmp_path / "results")}
+    out = papermill.execute_notebook(
+        str(ROOT / "book" / f"{chapter}.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters=params,
+        cwd=str(ROOT),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    logs = list((tmp_path / "results").glob("*.csv"))
+    assert logs and out.metadata.papermill.exception is None

@@ -145,7 +145,8 @@ def upsample(
 
     ``--model band-replication`` or ``sbr`` runs a blind DSP baseline instead (no search).
     """
-    from tsrlib.models import baselines, tiny
+    from tsrlib import models
+    from tsrlib.models import baselines
     from tsrlib.train.trainer import pick_device
 
     dev = pick_device(device)  # a device this machine lacks, then a missing checkpoint, fail before the audio loads
@@ -160,12 +161,7 @@ def upsample(
         )
     if checkpoint is not None and model != "audiosr":
         raise ConfigError("--checkpoint is for --model audiosr; give a tsrlib model's .safetensors file as --model")
-    if model == "audiosr":
-        from tsrlib.models import audiosr as audiosr_backend
-
-        m_ = audiosr_backend.load(checkpoint, dev)
-    else:
-        m_ = None if model in baselines.METHODS else tiny.load(model, dev)
+    m_ = None if model in baselines.METHODS else models.load(model, dev, checkpoint=checkpoint)
     x, file_sr = audio.load(input, sr=None)
     cut = None if cutoff == "auto" else _hz(cutoff, "--cutoff")
     if m_ is None:

@@ -614,7 +614,7 @@ def pick_verifiers(
     Returns ``({cutoff: verifier}, the agreement table per cutoff)``; the rows are logged in ``results_dir`` and reused
     by every chapter that asks the same question.
     """
-    val = test_clips(corpus_dir, domain, clips, max_seconds=max_seconds, split="val")
+    val = test_clips(corpus_dir, domain, clips, max_seconds=max_seconds, split="val", sr=model.sr)
     log = Path(results_dir) / sweep_name(
         f"choice-{domain}",
         model=model,
