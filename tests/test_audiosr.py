@@ -285,3 +285,27 @@ def test_a_search_chapter_runs_on_audiosr(chapter, model, tiny_corpus, tmp_path)
     )
     logs = list((tmp_path / "results").glob("*.csv"))
     assert logs and out.metadata.papermill.exception is None
+
+
+def test_models_load_dispatches_by_name(model, tmp_path):
+    from tsrlib import models
+    from tsrlib.errors import ConfigError
+
+    ckpt = model.save(tmp_path / "m.pt")
+    assert isinstance(models.load("audiosr", checkpoint=ckpt), A.AudioSR)
+    assert models.load("tiny-real").sr == 24_000
+    with pytest.raises(CheckpointError, match="needs a local checkpoint"):
+        models.load("audiosr", checkpoint="")
+    with pytest.raises(ConfigError, match="checkpoint is for the audiosr model"):
+        models.load("tiny-real", checkpoint=ckpt)
+
+
+def test_upsample_chunks_a_long_input_at_the_models_length_with_guidance(model, clip, monkeypatch):
+    """Without a search, a file longer than the model's chunk is cut into chunks, each guided (2 NFE per step)."""
+    from tsrlib.upsample import upsample
+
+    one = upsample(model, clip, IN_SR, cutoff_hz=4000.0, steps=2)
+    assert one.audio.shape == (1, len(clip) * 3) and one.nfe == 2 * 2 and one.sr == A.SR
+    monkeypatch.setattr(model, "max_chunk_seconds", 1.0)
+    chunked = upsample(model, clip, IN_SR, cutoff_hz=4000.0, steps=2, overlap_seconds=0.25)
+    assert chunked.audio.shape == one.audio.shape and chunked.nfe == 2 * one.nfe  # 1.5 s in two 1 s chunks
