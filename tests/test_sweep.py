@@ -275,6 +275,24 @@ def test_migration_carries_a_bank_to_new_code_only_when_every_row_reproduces(tmp
     assert migrate_bank(g, tmp_path / "none-yet", progress=False) is None
 
 
+def test_a_bank_names_the_grid_it_was_last_swept_with(tmp_path, tiny_corpus):
+    """Not the newest grid file: a fresh clone gives every file the same modification time."""
+    import json
+    import os
+
+    from tsrlib.experiments import bank_grid
+
+    one = small_grid(tiny_corpus, domains=["speech"], searches=[{"name": "baseline", "method": "input"}])
+    two = small_grid(tiny_corpus, domains=["speech"], searches=[{"name": "baseline", "method": "sbr"}])
+    run_sweep(one, tmp_path, progress=False)
+    run_sweep(two, tmp_path, progress=False)
+    files = {json.loads(f.read_text()) == two.to_dict(): f for f in (tmp_path / "grids").glob("*.json")}
+    os.utime(files[True], (0, 0))  # the second grid's file is now the oldest: "the newest file" would pick the first
+    assert bank_grid(tmp_path) == two.to_dict()
+    run_sweep(one, tmp_path, progress=False)
+    assert bank_grid(tmp_path) == one.to_dict()
+
+
 # ------------------------------------------------------------------------------------------ bank views
 def test_bank_views_feed_the_chapter_analyses(tmp_path, tiny_corpus):
     from tsrlib import experiments as ex

@@ -4,7 +4,8 @@ Any best-of-n for n up to the pool is a subsample of a random-search cell's rows
 intervals need no new sampling. A bank is a folder:
 
 - ``bank.json``: what every row shares, the model's weights fingerprint (``weights``) and the digest of the code
-  that samples and scores (``code``, :func:`scoring_version`). A bank refuses rows of other weights or code.
+  that samples and scores (``code``, :func:`scoring_version`); and the grid last swept into it (``grid``: the name of
+  its file in ``grids/``). A bank refuses rows of other weights or code.
 - ``cells/KEY.parquet``: one file per finished cell (one search on one clip at one cutoff), written to a
   temporary name and renamed, so a killed sweep leaves whole cells or none; the file name is the cell's key.
 - ``rows.parquet``: the cells merged by :meth:`ScoreBank.compact` (what a repository commits).

@@ -753,8 +753,13 @@ BANK_METHODS = {"input": "input", "band-replication": "band replication", "sbr":
 
 
 def bank_grid(path: str | Path) -> dict:
-    """The grid a bank at ``path`` was last swept with (``grids/*.json``, the newest), or ``{}``."""
-    grids = sorted((Path(path) / "grids").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    """The grid a bank at ``path`` was last swept with: the one its ``bank.json`` names, else (a bank from before it
+    named one) the newest of ``grids/*.json``; ``{}`` when there is none."""
+    path = Path(path)
+    named = json.loads((path / "bank.json").read_text()).get("grid") if (path / "bank.json").is_file() else None
+    if named and (path / "grids" / f"{named}.json").is_file():
+        return json.loads((path / "grids" / f"{named}.json").read_text())
+    grids = sorted((path / "grids").glob("*.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(grids[-1].read_text()) if grids else {}
 
 

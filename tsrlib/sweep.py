@@ -402,7 +402,10 @@ def run_sweep(
         raise TsrError(f"no {grid.split} clips of {', '.join(grid.domains)} in {grid.corpus}")
     (bank.path / "grids").mkdir(exist_ok=True)
     text = json.dumps(grid.to_dict(), sort_keys=True, indent=2)
-    (bank.path / "grids" / f"{hashlib.sha1(text.encode()).hexdigest()[:12]}.json").write_text(text + "\n")
+    grid_id = hashlib.sha1(text.encode()).hexdigest()[:12]
+    (bank.path / "grids" / f"{grid_id}.json").write_text(text + "\n")
+    if bank.header.get("grid") != grid_id:
+        bank.write_header({**bank.header, "grid": grid_id})  # the grid last swept: grids/GRID.json
     cells = grid.cells(clips, weights)
     todo = [c for c in cells if not bank.has(c.key)]
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
@@ -496,5 +499,5 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
     history = bank.header.get("migrations", []) + [
         {"from": bank.code, "to": new, "checked": checked, "date": datetime.date.today().isoformat()}
     ]
-    bank.write_header({"weights": bank.weights, "code": new, "migrations": history})
+    bank.write_header({**bank.header, "code": new, "migrations": history})
     return ScoreBank(out)
