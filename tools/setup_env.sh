@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create or reuse the project's virtual environment and install what a target needs.
-#   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,verifiers,book]
-#   tools/setup_env.sh test   -> the same plus .[adapters,test,ray,audiosr], audiobox-aesthetics and audiosr (no deps)
-#                                and Debian's chromium
+#   tools/setup_env.sh book   -> Debian: espeak-ng fluidsynth timgm6mb-soundfont (+ npm if absent); pip: .[data,verifiers,book,audiosr]
+#                                and audiosr (no deps)
+#   tools/setup_env.sh test   -> the same plus .[adapters,test,ray], audiobox-aesthetics (no deps) and Debian's chromium
 #   tools/setup_env.sh test-slow -> the same as test
 # The venv is .venv (override with VENV=...); torch comes from TORCH_SPEC (default torch==2.13.0, a CPU build).
 # Run as root it installs the Debian packages itself; otherwise it prints the apt-get line and stops.
@@ -41,17 +41,17 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing torch (${TORCH_SPEC:-torch==2.13.0})"
   "${pip[@]}" "${TORCH_SPEC:-torch==2.13.0}"
 fi
-extras="data,verifiers,book"
-[ "$target" != book ] && extras="data,verifiers,book,adapters,test,ray,audiosr"
+extras="data,verifiers,book,audiosr"
+[ "$target" != book ] && extras="data,verifiers,book,audiosr,adapters,test,ray"
 stamp="$VENV/.tsr-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing tsrlib[$extras]"
   "${pip[@]}" -e ".[$extras]"
   # The tests build the Audiobox-Aesthetics adapter on random weights; its torchaudio pin would replace torch.
   [ "$target" != book ] && "${pip[@]}" --no-deps "audiobox-aesthetics>=0.0.4"
-  # The AudioSR backend's tests build the package's own classes on random weights; its pins (numpy<=1.23.5,
+  # Chapter 12 and the tests build the AudioSR package's own classes on random weights; its pins (numpy<=1.23.5,
   # librosa==0.9.2, transformers==4.30.2, torchaudio) would replace this environment, so: no deps, and the
   # audiosr extra supplies what its model classes import (tsrlib/models/audiosr.py).
-  [ "$target" != book ] && "${pip[@]}" --no-deps "audiosr==0.0.7"
+  "${pip[@]}" --no-deps "audiosr==0.0.7"
   touch "$stamp"
 fi
