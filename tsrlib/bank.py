@@ -11,8 +11,9 @@ intervals need no new sampling. A bank is a folder:
 - ``rows.parquet``: the cells merged by :meth:`ScoreBank.compact` (what a repository commits).
 
 When the scoring code changes in a way that does not change a row (a refactor, a new model backend),
-:func:`tsrlib.sweep.migrate_bank` (``tsr sweep GRID --out BANK --migrate``) reruns one cell of each search in each domain, and only if
-every column comes out equal carries the rows over to the new code, recording the check in ``bank.json``.
+:func:`tsrlib.sweep.migrate_bank` (``tsr sweep GRID --out BANK --migrate``) reruns one cell of each search in each
+domain, and only if every column comes out equal carries the rows over to the new code, recording the check in
+``bank.json``.
 
 Read it with pandas (:meth:`ScoreBank.frame`) or DuckDB (``SELECT * FROM 'DIR/**/*.parquet'``).
 """

@@ -494,8 +494,8 @@ def sweep(
     migrate: bool = typer.Option(
         False,
         "--migrate",
-        help="The bank was made by earlier scoring code: rerun one cell of each search in each domain and, if every row comes out "
-        "equal, carry the bank over to this code (then sweep on).",
+        help="The bank was made by earlier scoring code: rerun one cell of each search in each domain and, "
+        "if every row comes out equal, carry the bank over to this code (then sweep on).",
     ),
 ) -> None:
     """Run a grid of searches into a score bank: one row per evaluated candidate, each cell stored as it finishes."""
