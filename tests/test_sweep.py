@@ -275,6 +275,16 @@ def test_migration_carries_a_bank_to_new_code_only_when_every_row_reproduces(tmp
     assert migrate_bank(g, tmp_path / "none-yet", progress=False) is None
 
 
+def test_migration_compares_floats_to_float32_rounding_and_the_rest_exactly():
+    from tsrlib.sweep import same_column
+
+    x = pd.Series([0.5, 3.7, np.nan, -1.25])
+    assert same_column(x, x + 5e-7 * np.array([1, -1, 0, 1]))  # a rerun's thread-pool noise
+    assert not same_column(x, x + np.array([0, 1e-3, 0, 0]))
+    assert not same_column(x, x.fillna(0.0))  # NaN where the stored row has one, and only there
+    assert not same_column(pd.Series([1, 2]), pd.Series([1, 3])) and same_column(pd.Series(["a"]), pd.Series(["a"]))
+
+
 def test_a_bank_names_the_grid_it_was_last_swept_with(tmp_path, tiny_corpus):
     """Not the newest grid file: a fresh clone gives every file the same modification time."""
     import json

@@ -12,8 +12,8 @@ intervals need no new sampling. A bank is a folder:
 
 When the scoring code changes in a way that does not change a row (a refactor, a new model backend),
 :func:`tsrlib.sweep.migrate_bank` (``tsr sweep GRID --out BANK --migrate``) reruns one cell of each search in each
-domain, and only if every column comes out equal carries the rows over to the new code, recording the check in
-``bank.json``.
+domain, and only if every column comes out equal (floats to float32 rounding) carries the rows over to the new code,
+recording the check in ``bank.json``.
 
 Read it with pandas (:meth:`ScoreBank.frame`) or DuckDB (``SELECT * FROM 'DIR/**/*.parquet'``).
 """

@@ -495,7 +495,7 @@ def sweep(
         False,
         "--migrate",
         help="The bank was made by earlier scoring code: rerun one cell of each search in each domain and, "
-        "if every row comes out equal, carry the bank over to this code (then sweep on).",
+        "if every row comes out equal (floats to float32 rounding), carry the bank over to this code (then sweep on).",
     ),
 ) -> None:
     """Run a grid of searches into a score bank: one row per evaluated candidate, each cell stored as it finishes."""

@@ -427,6 +427,18 @@ def grid_weights(grid: Grid) -> str:
 
 IGNORED_IN_MIGRATION = ("wall_seconds", "code", "cell")
 """Row columns a migration does not compare: the time a cell took, and what it rewrites."""
+MIGRATION_RTOL = 1e-5
+"""How far a rerun's float may lie from the stored one, relative (and absolute, near 0): float32 rounding. The
+verifiers' thread pools (DNSMOS's ONNX runtime, the speaker encoder) do not promise bit-identical sums from one run to
+the next: a rerun of the very code that made a row differs from it by up to 5e-7 (DNSMOS P.808, speaker similarity)."""
+
+
+def same_column(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns of rows agree: floats to :data:`MIGRATION_RTOL` with NaN in the same places, anything
+    else exactly."""
+    if a.dtype.kind == "f" and b.dtype.kind == "f":
+        return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=MIGRATION_RTOL, atol=MIGRATION_RTOL, equal_nan=True))
+    return a.equals(b)
 
 
 def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> ScoreBank | None:
@@ -435,10 +447,11 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
     A bank records the digest of the code that made its rows (:func:`~tsrlib.bank.scoring_version`), and a change to
     any of that code (a refactor, a new model backend) makes it stale. This reruns, with this code, the first stored
     cell of each of the grid's searches in each domain, and compares every column of their rows (but
-    :data:`IGNORED_IN_MIGRATION`) with the stored ones, exactly. Only when all are equal does it rewrite the bank's
-    rows under this code's digest and cell keys (merged into ``rows.parquet``) and record the migration, with the
-    cells it checked, under ``migrations`` in ``bank.json``. Otherwise it raises
-    :class:`~tsrlib.bank.BankMismatchError` naming the cell and the columns that differ, and changes nothing.
+    :data:`IGNORED_IN_MIGRATION`) with the stored ones (:func:`same_column`: floats to float32 rounding, the rest
+    exactly). Only when all agree does it rewrite the bank's rows under this code's digest and cell keys (merged into
+    ``rows.parquet``) and record the migration, with the cells it checked and the largest difference found, under
+    ``migrations`` in ``bank.json``. Otherwise it raises :class:`~tsrlib.bank.BankMismatchError` naming the cell and
+    the columns that differ, and changes nothing.
 
     Raises the same error when the bank's weights are not the grid model's, or it holds cells of another grid.
     Returns the bank (None when there is none at ``out`` yet).
@@ -472,7 +485,7 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
             firsts[which] = cell
     df = bank.frame()
     worker = Worker(grid)
-    checked = []
+    checked, worst = [], 0.0
     for (label, _), cell in firsts.items():
         if progress:
             print(f"migrate: rerunning {label} on {cell.clip.id} at {cell.cutoff:.0f} Hz", flush=True)
@@ -487,17 +500,26 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
             if len(fresh) != len(old):
                 differ = ["(row count)"]
             else:
-                differ = [c for c in old.columns if not old[c].equals(fresh[c])]
+                differ = [c for c in old.columns if not same_column(old[c], fresh[c])]
         if differ:
             raise BankMismatchError(
                 f"{bank.path}: code {new} does not reproduce cell {cell.key} ({label}) of code {bank.code}: "
                 f"{', '.join(differ[:6])} differ. Its rows are another code's evidence: regenerate the bank "
                 "(`tsr sweep GRID --out NEW_DIR`)"
             )
+        floats = [c for c in old.columns if old[c].dtype.kind == "f"]
+        gaps = np.nan_to_num(np.abs(old[floats].to_numpy() - fresh[floats].to_numpy()))
+        worst = max(worst, float(gaps.max(initial=0.0)))
         checked.append(new_key[cell.key])
     bank.write_rows(df.assign(code=new, cell=df["cell"].map(new_key)))
     history = bank.header.get("migrations", []) + [
-        {"from": bank.code, "to": new, "checked": checked, "date": datetime.date.today().isoformat()}
+        {
+            "from": bank.code,
+            "to": new,
+            "checked": checked,
+            "largest_difference": worst,
+            "date": datetime.date.today().isoformat(),
+        }
     ]
     bank.write_header({**bank.header, "code": new, "migrations": history})
     return ScoreBank(out)
