@@ -10,7 +10,7 @@ step through tsrlib's sampler, so every searcher and verifier runs on it unchang
 * **explicit noises**: each candidate's ``x_T`` and per-step noise come from tsrlib's per-candidate generators, never
   torch's global RNG (upstream's ``generate_batch`` refuses an ``x_T`` and draws from the global RNG);
 * **batched guidance**: cond and uncond run as one UNet batch (upstream makes two calls per step), which counts as two
-  network evaluations per candidate (:attr:`AudioSR.evals_per_call`);
+  network evaluations per candidate (the searchers count them);
 * **time**: tsrlib's continuous cosine time ``t`` maps to the fractional DDPM step whose ``alphas_cumprod`` has the
   same signal-to-noise ratio, so intermediate starts and stops (search over paths) land on the model's own levels;
 * **decoding**: the VAE decodes x0 to a mel, the mel below the input's band is replaced by the input's (as upstream
@@ -266,26 +266,24 @@ class AudioSR:
         self._mel_basis = torch.from_numpy(basis).float().to(self.device)  # [256, 1025]
         self._mel_top_hz = librosa.mel_frequencies(N_MELS + 2, fmin=20, fmax=SR // 2)[2:]  # each bin's upper edge
 
-    @property
-    def evals_per_call(self) -> int:
-        """Network evaluations per candidate per denoiser call at the default guidance (2 with guidance)."""
-        return 1 if self.guidance_scale == 1.0 else 2
-
     # ------------------------------------------------------------------------------------- conditioning
-    def log_mel(self, x: torch.Tensor) -> torch.Tensor:
-        """Upstream's log-mel front end: ``x [B, T]`` at 48 kHz -> ``[B, T / 480, 256]`` (natural log, floor 1e-5)."""
+    @staticmethod
+    def stft_magnitude(x: torch.Tensor) -> torch.Tensor:
+        """Upstream's STFT: ``x [B, T]`` at 48 kHz, reflect-padded by 784 samples each side -> ``|X| [B, 1025, T / 480]``."""
         pad = (N_FFT - HOP) // 2
         y = torch.nn.functional.pad(x[:, None], (pad, pad), mode="reflect")[:, 0]
-        spec = torch.stft(
-            y, N_FFT, HOP, N_FFT, window=torch.hann_window(N_FFT, device=x.device), center=False, return_complex=True
-        ).abs()
-        return torch.log(torch.clamp(self._mel_basis @ spec, min=1e-5)).transpose(1, 2)
+        window = torch.hann_window(N_FFT, device=x.device)
+        return torch.stft(y, N_FFT, HOP, N_FFT, window=window, center=False, return_complex=True).abs()
+
+    def log_mel(self, x: torch.Tensor) -> torch.Tensor:
+        """Upstream's log-mel front end: ``x [B, T]`` at 48 kHz -> ``[B, T / 480, 256]`` (natural log, floor 1e-5)."""
+        return torch.log(torch.clamp(self._mel_basis @ self.stft_magnitude(x), min=1e-5)).transpose(1, 2)
 
     @torch.no_grad()
     def condition(self, lr_audio: np.ndarray, sr: int, cutoff_hz: float | None = None) -> Condition:
         """Prepare band-limited ``lr_audio [T]`` (at ``sr`` Hz, resampled to 48 kHz): mean removed and peak-normalised to
-        0.5 as upstream does, zero-padded to a multiple of ``pad_seconds``, its log-mel and the VAE posterior mean of it
-        (the concat condition, ``[1, 16, frames / 8, 32]``)."""
+        0.5 as upstream does, zero-padded to a multiple of ``pad_seconds`` (``features["wave"]``, ``[1, T']``), its log-mel
+        and the VAE posterior mean of it (the concat condition, ``[1, 16, frames / 8, 32]``)."""
         x = tsa.check_audio(lr_audio, sr, name="input")
         if sr != SR:
             x = tsa.resample(x, sr, SR)
@@ -296,7 +294,8 @@ class AudioSR:
         n = len(x)
         padded = np.zeros(-(-n // unit) * unit, np.float32)
         padded[:n] = (x - mean) * gain
-        mel = self.log_mel(torch.from_numpy(padded).to(self.device)[None])
+        wave = torch.from_numpy(padded).to(self.device)[None]
+        mel = self.log_mel(wave)
         vae = self.ld.cond_stage_models[0].vae
         z = vae.encode(mel[:, None]).mode()
         cut_bin = int(np.searchsorted(self._mel_top_hz, cutoff, side="right"))
@@ -304,7 +303,7 @@ class AudioSR:
             audio=x,
             sr=SR,
             cutoff_hz=cutoff,
-            features={"cond": z, "mel": mel},
+            features={"cond": z, "mel": mel, "wave": wave},
             extra={"length": n, "gain": gain, "mean": mean, "mel_cutoff_bin": cut_bin},
         )
 
@@ -367,19 +366,10 @@ class AudioSR:
 
         For comparisons with the upstream path (``bench/audiosr.py``): ``self.ld.generate_batch(batch, ddim_steps=50,
         unconditional_guidance_scale=3.5)`` samples one candidate the upstream way."""
-        mel = cond.features["mel"]
-        unit = int(round(self.cfg["pad_seconds"] * SR))
-        n = cond.extra["length"]
-        wav = np.zeros(-(-n // unit) * unit, np.float32)
-        wav[:n] = (cond.audio - cond.extra["mean"]) * cond.extra["gain"]
-        w = torch.from_numpy(wav)[None].to(self.device)
-        pad = (N_FFT - HOP) // 2
-        y = torch.nn.functional.pad(w[:, None], (pad, pad), mode="reflect")[:, 0]
-        window = torch.hann_window(N_FFT, device=self.device)
-        stft = torch.stft(y, N_FFT, HOP, N_FFT, window=window, center=False, return_complex=True).abs()
+        mel, w = cond.features["mel"], cond.features["wave"]
         return {
             "waveform": w,
-            "stft": stft.transpose(1, 2),
+            "stft": self.stft_magnitude(w).transpose(1, 2),
             "log_mel_spec": mel,
             "lowpass_mel": mel,
             "waveform_lowpass": w[:, None],
