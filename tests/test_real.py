@@ -47,6 +47,9 @@ def fake_packages(tmp_path_factory) -> Path:
         ("frozen-bubble-data", "usr/share/games/frozen-bubble/snd"),
         ("kgoldrunner", "usr/share/kgoldrunner"),
         ("kapman", "usr/share/sounds/kapman"),
+        ("granatier", "usr/share/granatier/sounds"),
+        ("knavalbattle", "usr/share/knavalbattle/sounds"),
+        ("kolf", "usr/share/kolf/sounds"),
         ("sound-theme-freedesktop", "usr/share/sounds/freedesktop"),
     ]:
         noise_file(cache / pkg / sub / "full.ogg", 44_100, 1.0, None, len(pkg))

@@ -14,8 +14,10 @@ music      ``fluid-soundfont-gm``: FluidR3_GM sampled  generated MIDI (:mod:`tsr
            instruments                                 4 s
 music      ``hydrogen-drumkits``: recorded drum kits   4 s drum loops drawn from a seed             kit
 sfx        game and desktop sounds: ``frozen-bubble-   one clip per file, at most 3 s              package
-           data``, ``sound-theme-freedesktop``,
-           ``kgoldrunner``, ``kapman``
+           data``, ``sound-theme-freedesktop``
+           (train); ``kgoldrunner``, ``kapman``,
+           ``granatier``, ``knavalbattle``, ``kolf``
+           (test)
 =========  =========================================  ==========================================  ===============
 
 A package that is installed is read in place; otherwise ``apt-get download`` fetches it into a cache
@@ -88,6 +90,9 @@ SFX_SPLITS: dict[str, str] = {
     "sound-theme-freedesktop": "train",
     "kgoldrunner": "test",
     "kapman": "test",
+    "granatier": "test",
+    "knavalbattle": "test",
+    "kolf": "test",
 }
 
 PACKAGES: dict[str, str] = {  # package -> licence of the files used (see data/README.md)
@@ -98,6 +103,9 @@ PACKAGES: dict[str, str] = {  # package -> licence of the files used (see data/R
     "sound-theme-freedesktop": "GPL-2+ / CC-BY-3.0 / CC-BY-SA-3.0, per file",
     "kgoldrunner": "GPL-2+",
     "kapman": "GPL-2+",
+    "granatier": "GPL-2+",
+    "knavalbattle": "GPL-2+",
+    "kolf": "GPL-2+",
 }
 COUNTS: dict[str, dict[str, int]] = {  # generated clips per split (speech and sfx use every eligible file)
     "instruments": {"train": 60, "val": 6, "test": 16},
