@@ -1,6 +1,6 @@
 """Benchmark the candidate sampler: N candidates batched against N single runs, real-time factor, memory.
 
-    .venv/bin/python bench/sampler.py [--n 16] [--steps 25] [--seconds 3] [--device auto] [--model tiny]
+    .venv/bin/python bench/sampler.py [--n 16] [--steps 25] [--seconds 3] [--device auto] [--model tiny-real]
 
 Prints, from one run: the wall time of N candidates in one batch and of N sequential single-candidate
 runs (their ratio is the batching speed-up), the real-time factor of one sample (seconds of audio per
@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--model", default="tiny-real")
     add_json_option(ap)
     args = ap.parse_args()
     device = pick_device(args.device)

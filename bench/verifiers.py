@@ -4,12 +4,15 @@ and how far their scores move.
     .venv/bin/python bench/verifiers.py [--corpus data/generated/small] [--clips 8] [--n 4]
 
 For every speech clip of the corpus (all splits: the verifiers never trained on them) it scores the clean clip,
-its 4 and 8 kHz band-limited inputs and ``--n`` candidates of the shipped model at each cutoff, two ways:
+its 4 and 8 kHz band-limited inputs and ``--n`` candidates of the shipped model at each cutoff, each way below:
 
 * **before**: faster-whisper's ``transcribe`` per clip (every clip padded to Whisper's 30 s window), and speechmos's
-  DNSMOS per clip (a short clip doubled until it is 9.01 s long, then every 9.01 s window of the result scored);
+  DNSMOS called per clip, as the verifier did before (a short clip doubled until it is 9.01 s long, then every
+  9.01 s window of the result scored, one ONNX run per window);
+* **batched only** (DNSMOS): ``DNSMOS(as_speechmos=True)``, speechmos's windows with every candidate's windows in
+  batched ONNX runs: what batching alone buys, with scores identical to before;
 * **after**: ``WhisperASR.transcribe_batch`` (one batch, a window of whole seconds just longer than the clip) and
-  ``DNSMOS`` (the clip tiled to one 9.01 s window, every window of every candidate in one ONNX run).
+  ``DNSMOS`` (the clip tiled to one 9.01 s window, every window of every candidate in batched ONNX runs).
 
 It prints seconds of verifier time per second of audio and their ratio, measured in this one run, and what changed:
 transcripts that differ, WER against the true transcript, DNSMOS OVRL differences, and the within-input Spearman
@@ -56,6 +59,13 @@ def speech_sets(corpus: str, n_clips: int, n: int, model_name: str) -> list[tupl
     return sets
 
 
+def speechmos_per_clip(x: np.ndarray) -> np.ndarray:
+    """DNSMOS OVRL ``[K]`` of clips ``x [K, T]`` at 16 kHz scored one at a time by speechmos's own ``DNSMOS.__call__``
+    (on the same ONNX sessions as :class:`DNSMOS`): the verifier before batching and short windows."""
+    model = dnsmos_model()
+    return np.array([model(np.clip(r, -1, 1).astype(np.float64), SR, False)["ovrl_mos"] for r in x])
+
+
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -82,14 +92,17 @@ def main() -> None:
     asr = WhisperASR()
     dnsmos_model()  # load outside the timing
     asr.transcribe_batch([np.zeros(SR, np.float32)])
-    rows, t = [], {"wer_before": 0.0, "wer_after": 0.0, "dnsmos_before": 0.0, "dnsmos_after": 0.0}
+    rows: list[dict] = []
+    t = dict.fromkeys(("wer_before", "wer_after", "dnsmos_before", "dnsmos_batched", "dnsmos_after"), 0.0)
     for group, transcript, x, lsd in sets:
         before, dt = timed(lambda: [asr._transcribe_long(r) for r in x])
         t["wer_before"] += dt
         after, dt = timed(lambda: asr.transcribe_batch(x))
         t["wer_after"] += dt
-        d_before, dt = timed(lambda: DNSMOS(as_speechmos=True).evaluate(x, SR)["ovrl"])
+        d_before, dt = timed(lambda: speechmos_per_clip(x))
         t["dnsmos_before"] += dt
+        d_batched, dt = timed(lambda: DNSMOS(as_speechmos=True).evaluate(x, SR)["ovrl"])
+        t["dnsmos_batched"] += dt
         d_after, dt = timed(lambda: DNSMOS().evaluate(x, SR)["ovrl"])
         t["dnsmos_after"] += dt
         for k in range(len(x)):
@@ -101,6 +114,7 @@ def main() -> None:
                     "wer_before": wer(transcript, before[k]) if transcript else np.nan,  # real words: no transcript
                     "wer_after": wer(transcript, after[k]) if transcript else np.nan,
                     "ovrl_before": d_before[k],
+                    "ovrl_batched": d_batched[k],
                     "ovrl_after": d_after[k],
                 }
             )
@@ -114,6 +128,11 @@ def main() -> None:
         rec(f"{v}: before", b, "s per s of audio")
         rec(f"{v}: after", a, "s per s of audio")
         rec(f"{v}: speed-up", b / a, "x")
+    batched = t["dnsmos_batched"] / seconds
+    print(
+        f"dnsmos  batched only (speechmos's windows) {batched:.3f}  speed-up {t['dnsmos_before'] / t['dnsmos_batched']:.1f}x"
+    )
+    rec("dnsmos: batched only", batched, "s per s of audio")
 
     def within_rho(a: str, b: str, sign: float = 1.0) -> float:
         """Mean Spearman between columns ``a`` and ``sign * b`` within each input's candidates (groups with ties
@@ -139,6 +158,7 @@ def main() -> None:
         f"mean |change| {np.abs(df.wer_after - df.wer_before).mean():.3f}; "
         f"within-input Spearman before vs after {within_rho('wer_before', 'wer_after'):+.2f}"
     )
+    print(f"DNSMOS OVRL batched only vs before: max |change| {(df.ovrl_batched - df.ovrl_before).abs().max():.2g}")
     d = df.ovrl_after - df.ovrl_before
     print(
         f"DNSMOS OVRL: mean change {d.mean():+.3f}, mean |change| {d.abs().mean():.3f}, max |change| {d.abs().max():.3f}; "

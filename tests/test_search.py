@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tsrlib import audio as tsa
-from tsrlib import sampler
+from tsrlib import sampler, schedule
 from tsrlib.errors import TsrError
-from tsrlib.search import RandomSearch, SearchOverPaths, ZeroOrderSearch, make_searcher
+from tsrlib.search import EarlyRejection, RandomSearch, SearchOverPaths, ZeroOrderSearch, make_searcher
 from tsrlib.verifiers import Context, Verifier
 
 SR = 24_000
@@ -91,8 +91,9 @@ def test_a_reused_context_is_left_as_the_caller_gave_it(model, lr):
         RandomSearch(n=3, steps=STEPS, eta=0.5, batch_size=2),
         ZeroOrderSearch(n=2, lam=0.2, rounds=2, neighbourhood="ball", on_stall="restart", steps=STEPS, solver="heun"),
         SearchOverPaths(n=2, m=3, delta_f=1, delta_b=2, first=3, steps=STEPS),
+        EarlyRejection(n=4, keep=2, reject_at=2, steps=STEPS, eta=0.5, batch_size=3),
     ],
-    ids=["random", "zero-order", "paths"],
+    ids=["random", "zero-order", "paths", "rejection"],
 )
 def test_a_report_rebuilds_its_searcher_and_reruns_its_search(model, lr, searcher):
     from tsrlib.search import Searcher
@@ -182,12 +183,61 @@ def test_paths_nfe_matches_closed_form(model, lr):
     assert [h["level"] for h in res.history] == [4, 6, 8]
 
 
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_early_rejection_finishes_the_best_previews_as_random_search_would(model, lr, eta):
+    n, keep, level = 6, 2, 2
+    s = EarlyRejection(n=n, keep=keep, reject_at=level, steps=STEPS, eta=eta, batch_size=4)
+    res = s.run(model, lr, HighBand(), seed=3, cutoff_hz=4000.0)
+    cond = model.condition(lr, SR, 4000.0)
+    # the previews are the one-step x0-predictions at the rejection level, scored together
+    noise = sampler.CandidateNoise(3, range(n))
+    ts = schedule.timesteps(STEPS)
+    stopped = sampler.sample_ddim(
+        model, cond, noise.initial(model.noise_shape(cond)), ts, eta=eta, noise=noise, stop=level
+    )
+    previews = res.frame()[lambda f: ~f.final]
+    np.testing.assert_allclose(previews.hf, HighBand().evaluate(model.decode(stopped.x0, cond), SR)["hf"], atol=1e-3)
+    kept = previews.nlargest(keep, "hf").id.tolist()
+    finals = [c for c in res.candidates if c.final]
+    assert sorted(c.parent for c in finals) == sorted(kept) and [c.level for c in finals] == [STEPS] * keep
+    # a finished candidate is random search's candidate with the same index, step noise included
+    full = sampler.generate(model, cond, 3, range(n), steps=STEPS, eta=eta).audio
+    for c in finals:
+        np.testing.assert_allclose(res.audio_of[c.id], full[int(c.noise.split("=")[1])], atol=1e-5)
+    hf = [c.scores["hf"] for c in finals]
+    assert res.chosen == finals[int(np.argmax(hf))].id
+    assert res.nfe == s.nfe() == n * level + keep * (STEPS - level) < RandomSearch(n=n, steps=STEPS).nfe()
+
+
+def test_early_rejection_keeping_all_is_random_search(model, lr):
+    a = EarlyRejection(n=4, keep=4, reject_at=3, steps=STEPS).run(model, lr, HighBand(), seed=1, cutoff_hz=4000.0)
+    b = RandomSearch(n=4, steps=STEPS).run(model, lr, HighBand(), seed=1, cutoff_hz=4000.0)
+    np.testing.assert_allclose(a.audio, b.audio, atol=1e-5)
+    assert a.nfe == b.nfe
+
+
+def test_early_rejection_fits_a_budget_and_refuses_bad_settings():
+    s = EarlyRejection(n=16, keep=4, reject_at=5, steps=20)
+    assert s.nfe() == 16 * 5 + 4 * 15
+    fitted = s.fit(400)
+    assert fitted.n == (400 - 4 * 15) // 5 and fitted.nfe() <= 400 and fitted.keep == 4
+    assert s.fit(10).n == 4  # never fewer candidates than it keeps
+    assert EarlyRejection(steps=25).reject_at == 6 and EarlyRejection(steps=2).reject_at == 1
+    with pytest.raises(ValueError, match="keep <= n"):
+        EarlyRejection(n=2, keep=3)
+    with pytest.raises(ValueError, match="reject_at"):
+        EarlyRejection(reject_at=25, steps=25)
+    with pytest.raises(ValueError, match="ddim"):
+        EarlyRejection(solver="heun")
+
+
 @pytest.mark.parametrize(
     "searcher",
     [
         RandomSearch(n=3, steps=STEPS, eta=1.0),
         ZeroOrderSearch(n=2, rounds=1, steps=STEPS, eta=1.0),
         SearchOverPaths(n=2, m=2, delta_f=1, delta_b=2, steps=STEPS, eta=1.0),
+        EarlyRejection(n=3, keep=2, steps=STEPS, eta=1.0),
     ],
 )
 def test_same_seed_same_result(model, lr, searcher):
@@ -275,6 +325,16 @@ def test_cli_search_none_is_candidate_zero_of_random_search(tmp_path, lr):
     chosen, _ = tsa.load(tmp_path / "rand.wav", sr=None)
     picked, _ = tsa.load(tmp_path / "c" / f"candidate-{rep['chosen']:04d}.wav", sr=None)
     np.testing.assert_allclose(chosen, picked, atol=1e-4)
+    subprocess.run(
+        base
+        + ["-o", str(tmp_path / "rej.wav"), "--search", "rejection", "--n", "4", "--keep", "2", "--reject-at", "2"]
+        + ["--verifier", "continuity", "--report", str(tmp_path / "rej.json")],
+        check=True,
+        capture_output=True,
+    )
+    rep = json.loads((tmp_path / "rej.json").read_text())
+    assert rep["searcher"]["name"] == "rejection" and rep["searcher"]["keep"] == 2
+    assert rep["nfe"] == 4 * 2 + 2 * (STEPS - 2) and len(rep["candidates"]) == 4 + 2
 
 
 def test_cli_search_without_a_verifier_uses_the_default_and_mbr_picks_the_medoid(tmp_path, lr):

@@ -115,7 +115,7 @@ def upsample(
         "--guidance",
         help="Classifier-free guidance scale (default: the model's; 3.5 for audiosr, tiny has none).",
     ),
-    search: str = typer.Option("none", "--search", help="none, random, zero-order or paths."),
+    search: str = typer.Option("none", "--search", help="none, random, zero-order, paths or rejection."),
     n: int = typer.Option(16, "--n", help="Candidates (random), neighbours per round (zero-order) or paths kept."),
     verifier: Optional[str] = typer.Option(None, "--verifier", help="Verifier name or ensemble:a,b,c (default: mbr)."),
     budget_nfe: Optional[int] = typer.Option(None, "--budget-nfe", help="Size the search to this many NFE."),
@@ -127,6 +127,10 @@ def upsample(
     m: int = typer.Option(2, "--m", help="Paths: branches per path."),
     delta_f: int = typer.Option(2, "--delta-f", help="Paths: levels re-noised forward when branching."),
     delta_b: int = typer.Option(5, "--delta-b", help="Paths: levels denoised back per round."),
+    keep: int = typer.Option(4, "--keep", help="Rejection: candidates finished of the --n previewed."),
+    reject_at: Optional[int] = typer.Option(
+        None, "--reject-at", help="Rejection: the level (of --steps) where previews are scored (default steps/4)."
+    ),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a JSON report of the search here."),
     replay: Optional[Path] = typer.Option(
         None,
@@ -216,6 +220,7 @@ def upsample(
                 "none": {},
                 "zero-order": {"n": n, "lam": lam, "rounds": rounds, "neighbourhood": neighbourhood},
                 "paths": {"n": n, "m": m, "delta_f": delta_f, "delta_b": delta_b},
+                "rejection": {"n": n, "keep": keep, "reject_at": reject_at},
             }.get(search, {})
             searcher = make_searcher(search, **kw)
         res = searcher.run(

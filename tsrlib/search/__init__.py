@@ -6,6 +6,7 @@ searcher               what it does                                             
 :class:`RandomSearch`  best of ``n`` independent noises (the paper's default)           ``n S``
 :class:`ZeroOrderSearch`  ``rounds`` of ``n`` neighbours around a pivot noise            ``S (1 + rounds n)``
 :class:`SearchOverPaths`  ``n`` paths, branched ``m``-fold by ``delta_f`` / ``delta_b``   ``n (first + K m delta_b)``
+:class:`EarlyRejection`  ``n`` noises to level ``L``, finish the ``keep`` best previews      ``n L + keep (S - L)``
 =====================  ==============================================================  =========================
 
 ``searcher.run(model, lr_audio, verifier, budget, seed) -> SearchResult``; see :mod:`tsrlib.search.base`.
@@ -18,14 +19,21 @@ from tsrlib.search.base import MAX_SEARCH_SECONDS, Run, Searcher
 from tsrlib.search.cache import CandidateCache
 from tsrlib.search.paths import SearchOverPaths
 from tsrlib.search.random_search import RandomSearch
+from tsrlib.search.rejection import EarlyRejection
 from tsrlib.search.result import Candidate, SearchResult
 from tsrlib.search.zero_order import ZeroOrderSearch
 
-SEARCHERS: dict[str, type[Searcher]] = {"random": RandomSearch, "zero-order": ZeroOrderSearch, "paths": SearchOverPaths}
+SEARCHERS: dict[str, type[Searcher]] = {
+    "random": RandomSearch,
+    "zero-order": ZeroOrderSearch,
+    "paths": SearchOverPaths,
+    "rejection": EarlyRejection,
+}
 
 
 def make_searcher(name: str, **kw) -> Searcher:
-    """A searcher by name (``random``, ``zero-order``, ``paths``; ``none`` is random search with ``n = 1``)."""
+    """A searcher by name (``random``, ``zero-order``, ``paths``, ``rejection``; ``none`` is random search with
+    ``n = 1``)."""
     if name == "none":
         kw["n"] = 1
         name = "random"
@@ -38,6 +46,7 @@ __all__ = [
     "MAX_SEARCH_SECONDS",
     "Candidate",
     "CandidateCache",
+    "EarlyRejection",
     "RandomSearch",
     "Run",
     "SEARCHERS",
