@@ -297,3 +297,14 @@ def test_bench_records_keep_the_latest_run_of_each_bench_on_each_machine(tmp_pat
     ]
     empty = ex.bench_records(str(tmp_path / "none-*.jsonl"))
     assert empty.empty and {"bench", "hardware", "value", "unit"} <= set(empty.columns)
+
+
+def test_clips_by_domain_takes_the_first_of_each_domain_in_the_spec_order(tiny_corpus):
+    from tsrlib.errors import ConfigError
+
+    clips = ex.clips_by_domain(tiny_corpus, "sfx=1, speech=2", max_seconds=0.5)
+    assert [c.domain for c in clips] == ["sfx", "speech", "speech"]
+    assert [c.id for c in clips[1:]] == [c.id for c in ex.test_clips(tiny_corpus, "speech", 2)]
+    assert all(len(c.audio) <= 0.5 * c.sr for c in clips)
+    with pytest.raises(ConfigError, match="DOMAIN=COUNT"):
+        ex.clips_by_domain(tiny_corpus, "speech")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _study import parse_cutoffs, study_options
 
 from tsrlib import experiments
 from tsrlib.models import tiny
@@ -29,10 +30,7 @@ from tsrlib.models import tiny
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="tiny-real")
-    ap.add_argument("--corpus", default="data/generated/real")
-    ap.add_argument("--clips", default="speech=24,music=16,sfx=11", help="test clips per domain")
-    ap.add_argument("--cutoffs", default="4000,8000")
+    study_options(ap, clips="speech=24,music=16,sfx=25")
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--verifiers", default="mbr,continuity,spksim")
@@ -42,7 +40,7 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     model = tiny.load(a.model)
-    cutoffs = [float(c) for c in a.cutoffs.split(",")]
+    cutoffs = parse_cutoffs(a.cutoffs)
     t0 = time.time()
     cands, bases = [], []
     for spec in a.clips.split(","):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _study import parse_cutoffs, study_options
 
 from tsrlib import audio as tsa
 from tsrlib import experiments, metrics
@@ -31,10 +32,7 @@ from tsrlib.verifiers import DEFAULT, get_verifier
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="tiny-real")
-    ap.add_argument("--corpus", default="data/generated/real")
-    ap.add_argument("--clips", default="speech=8,music=8,sfx=8", help="test clips per domain")
-    ap.add_argument("--cutoffs", default="4000,8000")
+    study_options(ap)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--keep", type=int, default=4)
@@ -50,13 +48,10 @@ def main() -> None:
         model=a.model, steps=a.steps, n=a.n, keep=a.keep, reject_at=rejection.reject_at, verifier=a.verifier
     )
     log = experiments.ResultLog(Path(a.out) / "rejection.csv", [*settings, "clip", "cutoff"])
-    clips = []
-    for spec in a.clips.split(","):
-        domain, n_clips = spec.split("=")
-        clips += experiments.test_clips(a.corpus, domain, int(n_clips))
+    clips = experiments.clips_by_domain(a.corpus, a.clips)
     print(f"# {a.model}; {torch.get_num_threads()} threads; {settings}", flush=True)
     for clip in clips:
-        for cutoff in (float(c) for c in a.cutoffs.split(",")):
+        for cutoff in parse_cutoffs(a.cutoffs):
             if log.done(**settings, clip=clip.id, cutoff=cutoff):
                 continue
             lr = tsa.degrade(clip.audio, clip.sr, cutoff)

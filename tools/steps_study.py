@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+from _study import parse_cutoffs, study_options
 
 from tsrlib import audio as tsa
 from tsrlib import experiments
@@ -23,10 +24,7 @@ from tsrlib.models import tiny
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="tiny-real")
-    ap.add_argument("--corpus", default="data/generated/real")
-    ap.add_argument("--clips", default="speech=8,music=8,sfx=8", help="test clips per domain")
-    ap.add_argument("--cutoffs", default="4000,8000")
+    study_options(ap)
     ap.add_argument("--steps", default="10,15,25,50")
     ap.add_argument("--n", type=int, default=4, help="candidates per clip, cutoff and step count")
     ap.add_argument(
@@ -37,12 +35,9 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     model = tiny.load(a.model)
-    cutoffs = [float(c) for c in a.cutoffs.split(",")]
+    cutoffs = parse_cutoffs(a.cutoffs)
     steps = sorted(int(s) for s in a.steps.split(","))
-    clips = []
-    for spec in a.clips.split(","):
-        domain, n_clips = spec.split("=")
-        clips += experiments.test_clips(a.corpus, domain, int(n_clips))
+    clips = experiments.clips_by_domain(a.corpus, a.clips)
     frames = []
     for s in steps:
         df = experiments.candidate_table(model, clips, cutoffs, a.n, [], steps=s, log_path=out / "steps.csv")

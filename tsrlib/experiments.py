@@ -29,6 +29,7 @@ from scipy import stats
 from tsrlib import audio as tsa
 from tsrlib import metrics, sampler, schedule
 from tsrlib.data import manifest
+from tsrlib.errors import ConfigError
 from tsrlib.prose import ci_text, claim_text, number_text, verdict  # noqa: F401 - the chapters reach them as ex.*
 from tsrlib.search import RandomSearch, Searcher
 from tsrlib.verifiers import Context, Ensemble, Verifier, get_verifier, rank_aggregate
@@ -113,6 +114,18 @@ def test_clips(
         x, _ = tsa.load(r.abspath, sr=sr)
         text = lambda v: v if isinstance(v, str) and v.strip() else None  # noqa: E731 - NaN from CSV means none
         out.append(Clip(r.id, domain, r.source, x[: int(max_seconds * sr)], sr, text(r.transcript), text(r.caption)))
+    return out
+
+
+def clips_by_domain(corpus_dir: str | Path, spec: str, **kw) -> list[Clip]:
+    """Test clips of several domains from a spec such as ``"speech=8,music=8,sfx=8"`` (the first 8 of each, in that
+    order); ``kw`` as :func:`test_clips`."""
+    out = []
+    for part in (p for p in spec.split(",") if p.strip()):
+        domain, sep, n = part.partition("=")
+        if not sep or not n.strip().isdigit():
+            raise ConfigError(f"clip spec {part!r}: write DOMAIN=COUNT, e.g. speech=8")
+        out += test_clips(corpus_dir, domain.strip(), int(n), **kw)
     return out
 
 

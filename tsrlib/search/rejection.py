@@ -62,23 +62,29 @@ class EarlyRejection(Searcher):
     def _batches(self, count: int) -> list[range]:
         return [range(b, min(b + self.batch_size, count)) for b in range(0, count, self.batch_size)]
 
+    def _advance(
+        self,
+        run: Run,
+        x: torch.Tensor,
+        noise: sampler.CandidateNoise,
+        ts: torch.Tensor,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> sampler.SampleOutput:
+        """DDIM from level ``start`` to ``stop`` (default: the end) for the rows of ``x``; counts their NFE."""
+        out = sampler.sample_ddim(
+            run.model, run.cond, x, ts, eta=self.eta, noise=noise, start=start, stop=stop, guidance_scale=self.guidance
+        )
+        run.nfe += out.nfe
+        return out
+
     def _search(self, run: Run) -> int:
         ts = schedule.timesteps(self.steps)
         noise = sampler.CandidateNoise(run.seed, range(self.n), run.device)
         x_T = noise.initial(run.shape)
         level, states, previews = self.reject_at, [], []
         for rows in self._batches(self.n):
-            out = sampler.sample_ddim(
-                run.model,
-                run.cond,
-                x_T[rows.start : rows.stop],
-                ts,
-                eta=self.eta,
-                noise=noise.subset(rows),
-                stop=level,
-                guidance_scale=self.guidance,
-            )
-            run.nfe += out.nfe
+            out = self._advance(run, x_T[rows.start : rows.stop], noise.subset(rows), ts, stop=level)
             states.append(out.x)
             previews.append(run.model.decode(out.x0, run.cond))
         x = torch.cat(states)
@@ -103,17 +109,7 @@ class EarlyRejection(Searcher):
         audio = []
         for part in self._batches(len(kept)):
             rows = [kept[j] for j in part]
-            out = sampler.sample_ddim(
-                run.model,
-                run.cond,
-                x[rows],
-                ts,
-                eta=self.eta,
-                noise=noise.subset(rows),
-                start=level,
-                guidance_scale=self.guidance,
-            )
-            run.nfe += out.nfe
+            out = self._advance(run, x[rows], noise.subset(rows), ts, start=level)
             audio.append(run.model.decode(out.x, run.cond))
         audio = np.concatenate(audio)
         scores = run.score(audio)
