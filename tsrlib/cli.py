@@ -116,7 +116,9 @@ def upsample(
         help="Classifier-free guidance scale (default: the model's; 3.5 for audiosr, tiny has none).",
     ),
     search: str = typer.Option("none", "--search", help="none, random, zero-order, paths or rejection."),
-    n: int = typer.Option(16, "--n", help="Candidates (random), neighbours per round (zero-order) or paths kept."),
+    n: int = typer.Option(
+        16, "--n", help="Candidates (random, rejection: previewed), neighbours per round (zero-order) or paths kept."
+    ),
     verifier: Optional[str] = typer.Option(None, "--verifier", help="Verifier name or ensemble:a,b,c (default: mbr)."),
     budget_nfe: Optional[int] = typer.Option(None, "--budget-nfe", help="Size the search to this many NFE."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="What is said (WER verifier)."),
