@@ -39,6 +39,8 @@ def site(tmp_path_factory):
             str(ROOT / "tools" / "build_book.py"),
             "--size",
             "tiny",
+            "--real",  # Chapters 1 and 2's real-recordings cells, run on the tiny corpus (no 500 MB download)
+            "data/generated/tiny",
             "--out",
             str(out),
             "-p",

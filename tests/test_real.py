@@ -66,6 +66,16 @@ def test_measure_bandwidth_finds_the_recorded_band_not_the_file_rate(tmp_path):
         assert real.measure_bandwidth(x, sr) == pytest.approx(band, rel=0.1)
 
 
+def test_band_energy_is_the_share_above_a_frequency_in_db():
+    sr = 24_000
+    x = 0.1 * np.random.default_rng(0).standard_normal(3 * sr).astype(np.float32)
+    assert real.band_energy_db(x, sr, 8000) == pytest.approx(10 * np.log10(1 / 3), abs=0.15)  # white: a third
+    assert real.band_energy_db(x, sr, 0) == pytest.approx(0.0, abs=1e-9)
+    assert real.band_energy_db(audio.degrade(x, sr, 4000), sr, 5000) < -60  # the low-pass left nothing up there
+    tone = np.sin(2 * np.pi * 1000 * np.arange(sr) / sr)
+    assert real.band_energy_db(tone, sr, 8000) < -100
+
+
 def test_a_cached_package_is_used_without_asking_apt(fake_packages, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no apt here: the cache must suffice
     assert real.package_root("ktuberling-data", fake_packages) == fake_packages / "ktuberling-data"

@@ -1,14 +1,16 @@
 """Build the book: make the corpus, execute every chapter with papermill, then build the static site.
 
     python tools/build_book.py                      # the README's `bash tools/run book`
-    python tools/build_book.py --size tiny --out /tmp/site -p clips_per_domain=1 --bank data/banks/tiny.yaml
+    python tools/build_book.py --size tiny --real data/generated/tiny --out /tmp/site -p clips_per_domain=1 \
+        --bank data/banks/tiny.yaml
 
 Steps:
-1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``; reused when present), and check the
-   committed score bank against the shipped weights (or, with ``--bank GRID``, sweep a fresh one);
+1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``) and the real recordings that Chapters 1
+   and 2 play beside it (``tsr data build --size real``: about 500 MB of Debian packages, fetched once), each reused
+   when present, and check the committed score bank against the shipped weights (or, with ``--bank GRID``, sweep a fresh one);
 2. vendor the widget renderer, require.js and MathJax from the npm registry (once, into book/_vendor),
    so the site loads nothing from a CDN at view time;
-3. execute each chapter of _toc.yml with papermill (parameters: ``corpus_dir``, ``results_dir`` =
+3. execute each chapter of _toc.yml with papermill (parameters: ``corpus_dir``, ``real_corpus_dir``, ``results_dir`` =
    OUT/_build/results, ``results`` = the bank, plus any ``-p k=v``) into a staging folder, never touching the committed, output-free
    notebooks;
 4. run ``jupyter-book build`` on the staging folder with execution off (papermill already ran it).
@@ -125,6 +127,12 @@ def prepare_bank(grid: str | None, corpus_dir: Path, out: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="small", help="corpus size the chapters read (tiny for a quick build)")
+    ap.add_argument(
+        "--real",
+        default="data/generated/real",
+        help="the real-recordings corpus Chapters 1 and 2 play (built when it is data/generated/real and missing); "
+        "the test build passes its synthetic corpus here to run those cells without the download",
+    )
     ap.add_argument("--out", default=str(ROOT), help="the site goes to OUT/_build/html")
     ap.add_argument("-p", "--param", action="append", default=[], help="papermill parameter k=v for every chapter")
     ap.add_argument(
@@ -148,6 +156,12 @@ def main() -> None:
     if not (corpus_dir / "manifest.csv").is_file():
         print(f"book: building the {args.size} corpus into {corpus_dir}", flush=True)
         corpus.build(corpus_dir, size=args.size)
+    real_dir = (ROOT / args.real).resolve()
+    if not (real_dir / "manifest.csv").is_file():
+        if real_dir != ROOT / "data" / "generated" / "real":
+            sys.exit(f"error: --real {args.real}: no manifest.csv there")
+        print(f"book: building the real-recordings corpus into {real_dir}", flush=True)
+        corpus.build(real_dir, size="real")
     vendor_js()
 
     out = Path(args.out).resolve()
@@ -164,6 +178,7 @@ def main() -> None:
     results = out / "_build" / "results"
     params = {
         "corpus_dir": corpus_dir.relative_to(ROOT).as_posix(),
+        "real_corpus_dir": real_dir.relative_to(ROOT).as_posix() if real_dir.is_relative_to(ROOT) else str(real_dir),
         "results_dir": results.relative_to(ROOT).as_posix() if results.is_relative_to(ROOT) else str(results),
         **parse_params(args.param),
     }
