@@ -45,6 +45,14 @@ def test_result_log_keys_read_back_as_written_and_old_logs_are_moved_aside(tmp_p
     assert not fresh.done(run="x", clip="0123", cutoff=4000) and (tmp_path / "r.stale.csv").is_file()
 
 
+def test_a_digest_that_reads_as_a_number_still_finds_its_rows(tmp_path):
+    """A run digest such as 115174036e72 parses as the float 1.15e80 unless the log reads it as text."""
+    log = ex.ResultLog(tmp_path / "r.csv", ex.KEY)
+    log.append(pd.DataFrame([{"run": "115174036e72", "clip": "c", "clip_sha": "0012e5", "cutoff": 4000.0, "x": 1.0}]))
+    got = log.frame(run="115174036e72", clip_sha=["0012e5"], cutoff=[4000])
+    assert len(got) == 1 and got.run[0] == "115174036e72" and got.clip_sha[0] == "0012e5"
+
+
 def test_a_sweep_reuses_a_row_only_for_the_same_model_settings_cutoff_and_clip_content(tmp_path, monkeypatch):
     """A change to any of them, or to the library's code, computes new rows; the sweep returns only its own rows."""
     from tsrlib.models import tiny

@@ -183,7 +183,8 @@ class ResultLog:
         """Every row, or those whose key columns take one of the given values (``run=key, clip_sha=[...]``)."""
         if not self.path.is_file() or not self.path.stat().st_size:
             return pd.DataFrame()
-        df = pd.read_csv(self.path)
+        # digests stay text: read as numbers, "115174036e72" would be 1.15e80 and match no run
+        df = pd.read_csv(self.path, dtype=dict.fromkeys(("run", "clip", "clip_sha"), str))
         for col, values in match.items():
             values = values if isinstance(values, (list, tuple, set)) else [values]
             df = df[df[col].map(_key_text).isin({_key_text(v) for v in values})]
