@@ -182,7 +182,9 @@ def test_killed_sweep_resumes_to_the_clean_runs_bank(tmp_path, tiny_corpus):
 
 
 def test_ctrl_c_stops_a_sweep_with_status_130_and_keeps_its_cells(tmp_path, tiny_corpus):
-    g = small_grid(tiny_corpus, clips=2, cutoffs=[4000, 8000], steps=25)
+    # 16 candidates at 25 steps a cell: the sweep must still be running when the signal lands, on a fast machine too
+    searches = [{"name": "random", "n": 16}, {"name": "baseline", "method": "band-replication"}]
+    g = small_grid(tiny_corpus, clips=2, cutoffs=[4000, 8000], steps=25, searches=searches)
     out = tmp_path / "bank"
     proc = sweep_until_a_cell_is_stored(g, out)
     proc.send_signal(signal.SIGINT)
