@@ -14,9 +14,9 @@ from tsrlib import audio as tsa
 from tsrlib import metrics
 from tsrlib.errors import TsrError
 from tsrlib.verifiers import Context, get_verifier, rank_aggregate, zscore_aggregate
-from tsrlib.verifiers.asr import WhisperASR, asr_model
+from tsrlib.verifiers.asr import LOOP_RATIO, WhisperASR, asr_model, compression_ratio
 from tsrlib.verifiers.asr import wer as asr_wer
-from tsrlib.verifiers.quality import DNSMOS, INPUT_LENGTH, dnsmos_model, dnsmos_windows
+from tsrlib.verifiers.quality import DNSMOS, INPUT_LENGTH, dnsmos_clip_session, dnsmos_model, dnsmos_windows
 
 SR = 16_000
 
@@ -177,6 +177,20 @@ def test_whisper_window_is_the_clip_plus_a_margin_in_whole_seconds_within_limits
         WhisperASR(window_s=31)
 
 
+def test_whisper_decoding_stuck_in_a_loop_is_decoded_again_in_the_30_s_window(monkeypatch):
+    said = "clean, bring, free, free apple and an open bread."
+    assert compression_ratio("") == 0.0
+    assert compression_ratio(said) < LOOP_RATIO < compression_ratio(" ".join([said] * 6))
+    asr = asr_model("whisper", "cpu")
+    rows = [np.zeros(3 * SR, np.float32), np.ones(3 * SR, np.float32) * 0.1]
+    # the short window reads the first clip right and loops on the second (as it did on a 4 kHz espeak-ng sentence)
+    monkeypatch.setattr(asr, "_decode", lambda batch: [said, " ".join([said] * 6)][: len(batch)])
+    monkeypatch.setattr(asr, "_transcribe_long", lambda row: f"long form of {float(row[0]):.1f}")
+    assert asr.transcribe_batch(rows) == [said, "long form of 0.1"]
+    monkeypatch.setattr(asr, "window_s", 30)  # already faster-whisper's window: nothing to gain from decoding again
+    assert asr.transcribe_batch(rows) == [said, " ".join([said] * 6)]
+
+
 def test_wer_falls_back_to_a_pseudo_transcript_of_the_input():
     clean = _speak("open the door please", "pi-joe-100")
     v = get_verifier("wer-sphinx")
@@ -221,6 +235,31 @@ def test_dnsmos_as_speechmos_equals_the_package_and_the_fast_path_stays_close():
     fast = DNSMOS().score(rows, SR)
     np.testing.assert_allclose(fast, expected, atol=0.3)  # one window of the loop, not the mean of its shifts
     assert fast[0] > fast[1]  # still hears the noise
+
+
+def test_dnsmos_clip_runs_the_packaged_network_at_the_clip_length():
+    x = (np.random.default_rng(0).standard_normal((2, int(INPUT_LENGTH * SR))) * 0.1).astype(np.float32)
+    # resized to the packaged 900 frames it is the packaged network, bit for bit
+    np.testing.assert_array_equal(
+        dnsmos_clip_session(900).run(None, {"input_1": x})[0], dnsmos_model().onnx_sess.run(None, {"input_1": x})[0]
+    )
+    assert dnsmos_clip_session(299).get_inputs()[0].shape == ["N", 48000]  # 3 s: 300 hops of 160 samples
+    speech = _speak("the driver carried three letters in the garden", "pi-joe-100")
+    assert len(speech) < 5 * SR  # a short clip: the two verifiers score it differently
+    rows = _stack(speech, _noisy(speech, 5.0))
+    clip, tiled = get_verifier("dnsmos-clip").evaluate(rows, SR), get_verifier("dnsmos").evaluate(rows, SR)
+    assert clip["ovrl"][0] > clip["ovrl"][1] + 0.3, clip  # still hears the noise
+    # from the clip, not its 9.01 s loop: a global max over fewer frames, so a little lower
+    assert np.all(np.abs(clip["ovrl"] - tiled["ovrl"]) < 0.5) and not np.allclose(
+        clip["ovrl"], tiled["ovrl"], atol=1e-3
+    )
+    np.testing.assert_array_equal(clip["p808"], tiled["p808"])  # P.808 keeps its window
+    blip = get_verifier("dnsmos-clip").evaluate(rows[:, : SR // 4], SR)  # 0.25 s: looped to 1 s
+    assert np.isfinite(blip["ovrl"]).all()
+    long = np.tile(speech, 5)[None, : 10 * SR]  # longer than a window: the same windows either way
+    assert get_verifier("dnsmos-clip").score(long, SR) == get_verifier("dnsmos").score(long, SR)
+    with pytest.raises(ValueError, match="choose one"):
+        DNSMOS(as_speechmos=True, clip_length=True)
 
 
 def test_continuity_prefers_a_filled_band_to_an_empty_one(noise):

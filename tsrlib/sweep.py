@@ -427,11 +427,12 @@ def grid_weights(grid: Grid) -> str:
 
 IGNORED_IN_MIGRATION = ("wall_seconds", "code", "cell")
 """Row columns a migration does not compare: the time a cell took, and what it rewrites."""
-MIGRATION_RTOL = 1e-5
-"""How far a rerun's float may lie from the stored one, relative (and absolute, near 0): float32 rounding. The
-verifiers' thread pools (DNSMOS's ONNX runtime, the speaker encoder) do not promise bit-identical sums from one run
-to the next: a rerun of the very code that made a row differs from it by up to 5e-7 (DNSMOS P.808, speaker
-similarity)."""
+MIGRATION_RTOL = 1e-4
+"""How far a rerun's float may lie from the stored one, relative (and absolute, near 0). The verifiers' thread pools
+(DNSMOS's ONNX runtime, the speaker encoder) do not promise bit-identical sums from one run to the next: a rerun of
+the very code that made a row differs from it by up to 5e-7 (DNSMOS P.808, speaker similarity). Nor do their kernels
+across library versions: in a fresh environment (onnxruntime 1.32) the code that made the book's bank reproduced its
+DNSMOS SIG by up to 9e-5 MOS (3e-5 relative), a hundred times below any interval the book reports."""
 
 
 def same_column(a: pd.Series, b: pd.Series) -> bool:

@@ -12,6 +12,7 @@ name               what it measures                                       needs 
 ``wer``            ``-WER`` with Whisper base (faster-whisper)            transcript|input
 ``wer-sphinx``     ``-WER`` with pocketsphinx                             transcript|input
 ``dnsmos``         DNSMOS OVRL (also SIG, BAK, P.808)
+``dnsmos-clip``    DNSMOS at the clip's own length (cheaper, see quality)
 ``continuity``     spectral continuity across the cutoff (any domain)     input
 ``consensus``      closeness to the regression baseline (any domain)      input
 ``mbr``            closeness to the other candidates (minimum Bayes risk)  input
@@ -65,6 +66,7 @@ REGISTRY: tuple[Registered, ...] = (
     Registered("wer", "asr:WER", (("backend", "whisper"),), offline=True),
     Registered("wer-sphinx", "asr:WER", (("backend", "sphinx"),), offline=True),
     Registered("dnsmos", "quality:DNSMOS", offline=True),
+    Registered("dnsmos-clip", "quality:DNSMOS", (("clip_length", True),), offline=True),
     Registered("continuity", "continuity:SpectralContinuity", offline=True),
     Registered("consensus", "consensus:Consensus", offline=True),
     Registered("mbr", "mbr:MinimumBayesRisk", offline=True),
