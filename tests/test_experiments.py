@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -314,5 +316,30 @@ def test_clips_by_domain_takes_the_first_of_each_domain_in_the_spec_order(tiny_c
     assert [c.domain for c in clips] == ["sfx", "speech", "speech"]
     assert [c.id for c in clips[1:]] == [c.id for c in ex.test_clips(tiny_corpus, "speech", 2)]
     assert all(len(c.audio) <= 0.5 * c.sr for c in clips)
+    as_dict = ex.clips_by_domain(tiny_corpus, {"sfx": 1, "speech": 2}, max_seconds=0.5)  # a chapter's parameter
+    assert [c.id for c in as_dict] == [c.id for c in clips]
     with pytest.raises(ConfigError, match="DOMAIN=COUNT"):
         ex.clips_by_domain(tiny_corpus, "speech")
+
+
+def test_search_choices_returns_each_searchers_pick_labelled_with_its_lsd():
+    from tsrlib import audio, metrics
+    from tsrlib.models import baselines, tiny
+
+    rng = np.random.default_rng(1)
+    x = audio.degrade((0.1 * rng.standard_normal(12_000)).astype(np.float32), 24_000, 10_000.0, "butter")
+    clip = ex.Clip("c", "sfx", "test", x, 24_000, None, None)
+    model = tiny.load("tiny")
+    searchers = {"one sample": ex.RandomSearch(n=1, steps=4), "best of 3": ex.RandomSearch(n=3, steps=4)}
+    out = ex.search_choices(model, clip, 4000.0, searchers, "continuity", seed=2, band_replication=True)
+    labels = list(out)
+    assert labels[0] == "input" and labels[-1] == "original" and len(labels) == 5
+    assert labels[1].startswith("band replication (LSD ") and labels[3].startswith("best of 3 (LSD ")
+    lr = audio.degrade(x, 24_000, 4000.0, "cheby1")
+    np.testing.assert_array_equal(out["input"], lr)
+    np.testing.assert_array_equal(out[labels[1]], baselines.band_replication(lr, 24_000, 4000.0, seed=2))
+    best = searchers["best of 3"].run(model, lr, "continuity", seed=2, cutoff_hz=4000.0).audio
+    np.testing.assert_array_equal(out[labels[3]], best)
+    for label in labels[1:-1]:  # each label states its output's LSD against the clip, to 2 decimals
+        stated = float(re.search(r"LSD ([0-9.]+)\)", label).group(1))
+        assert stated == pytest.approx(float(metrics.lsd(x[: len(out[label])], out[label])[0]), abs=0.005)

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 from tests.extras import require
 from tsrlib import audio as tsa
 from tsrlib import metrics
-from tsrlib.bank import BankMismatchError, ScoreBank, scoring_version
+from tsrlib.bank import BankMismatchError, ScoreBank, library_versions, scoring_version
 from tsrlib.errors import ConfigError, TsrError
 from tsrlib.experiments import best_of_n
 from tsrlib.sweep import Grid, run_sweep
@@ -256,6 +256,7 @@ def test_migration_carries_a_bank_to_new_code_only_when_every_row_reproduces(tmp
     g = small_grid(tiny_corpus)
     made = run_sweep(g, tmp_path / "bank", progress=False)
     fresh = made.frame()
+    assert made.header["environments"] == [library_versions()]  # the libraries its cells were computed with
     with pytest.raises(BankMismatchError, match="--migrate"):  # the code changed: a plain sweep refuses the bank
         as_if_made_by(tmp_path / "bank", g, "0ldc0de")
         run_sweep(g, tmp_path / "bank", progress=False)
@@ -263,9 +264,11 @@ def test_migration_carries_a_bank_to_new_code_only_when_every_row_reproduces(tmp
     assert moved.code == scoring_version() and moved.cells() == sorted(set(fresh.cell))
     pd.testing.assert_frame_equal(moved.frame().drop(columns="wall_seconds"), fresh.drop(columns="wall_seconds"))
     (m,) = moved.header["migrations"]
-    assert m["from"] == "0ldc0de" and m["to"] == scoring_version()
+    assert m["from"] == "0ldc0de" and m["to"] == scoring_version() and m["environment"] == library_versions()
     assert len(m["checked"]) == 4  # random and band replication, on speech and on music
-    assert run_sweep(g, tmp_path / "bank", progress=False).frame().equals(moved.frame())  # nothing left to run
+    again = run_sweep(g, tmp_path / "bank", progress=False)
+    assert again.frame().equals(moved.frame())  # nothing left to run
+    assert again.header["environments"] == [library_versions()]  # and nothing new to record
 
     # a row the current code does not reproduce: refused, and the bank stays as it was
     old = as_if_made_by(tmp_path / "bank", g, "0ldc0de")
@@ -276,6 +279,16 @@ def test_migration_carries_a_bank_to_new_code_only_when_every_row_reproduces(tmp
         migrate_bank(g, tmp_path / "bank", progress=False)
     assert ScoreBank(tmp_path / "bank").code == "0ldc0de"
     assert migrate_bank(g, tmp_path / "none-yet", progress=False) is None
+
+
+def test_library_versions_name_the_installed_numeric_libraries(monkeypatch):
+    import torch
+
+    from tsrlib import bank
+
+    assert bank.library_versions()["torch"] == torch.__version__
+    monkeypatch.setattr(bank, "NUMERIC_LIBRARIES", ("numpy", "no-such-distribution"))
+    assert bank.library_versions() == {"numpy": np.__version__, "no-such-distribution": None}
 
 
 def test_migration_compares_floats_to_kernel_noise_and_the_rest_exactly():

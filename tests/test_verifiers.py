@@ -187,6 +187,9 @@ def test_whisper_decoding_stuck_in_a_loop_is_decoded_again_in_the_30_s_window(mo
     monkeypatch.setattr(asr, "_decode", lambda batch: [said, " ".join([said] * 6)][: len(batch)])
     monkeypatch.setattr(asr, "_transcribe_long", lambda row: f"long form of {float(row[0]):.1f}")
     assert asr.transcribe_batch(rows) == [said, "long form of 0.1"]
+    # a 29 s clip in the same batch puts it all in the 30 s window: the short clip's loop was decoded there already
+    long = [np.zeros(29 * SR, np.float32), rows[1]]
+    assert asr.transcribe_batch(long) == [said, " ".join([said] * 6)]
     monkeypatch.setattr(asr, "window_s", 30)  # already faster-whisper's window: nothing to gain from decoding again
     assert asr.transcribe_batch(rows) == [said, " ".join([said] * 6)]
 

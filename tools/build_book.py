@@ -6,7 +6,7 @@
 
 Steps:
 1. build the synthetic corpus the chapters read (``tsr data build --size SIZE``) and the real recordings that Chapters 1
-   and 2 play beside it (``tsr data build --size real``: about 500 MB of Debian packages, fetched once), each reused
+   to 6 play beside it (``tsr data build --size real``: about 500 MB of Debian packages, fetched once), each reused
    when present, and check the committed score bank against the shipped weights (or, with ``--bank GRID``, sweep a fresh one);
 2. vendor the widget renderer, require.js and MathJax from the npm registry (once, into book/_vendor),
    so the site loads nothing from a CDN at view time;
@@ -130,7 +130,7 @@ def main() -> None:
     ap.add_argument(
         "--real",
         default="data/generated/real",
-        help="the real-recordings corpus Chapters 1 and 2 play (built when it is data/generated/real and missing); "
+        help="the real-recordings corpus Chapters 1-6 play (built when it is data/generated/real and missing); "
         "the test build passes its synthetic corpus here to run those cells without the download",
     )
     ap.add_argument("--out", default=str(ROOT), help="the site goes to OUT/_build/html")

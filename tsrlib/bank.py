@@ -5,7 +5,9 @@ intervals need no new sampling. A bank is a folder:
 
 - ``bank.json``: what every row shares, the model's weights fingerprint (``weights``) and the digest of the code
   that samples and scores (``code``, :func:`scoring_version`); and the grid last swept into it (``grid``: the name of
-  its file in ``grids/``). A bank refuses rows of other weights or code.
+  its file in ``grids/``); and ``environments``, the versions of the numeric libraries (:func:`library_versions`)
+  of every environment that added cells, since the same code on other kernels can move a float in its last digits.
+  A bank refuses rows of other weights or code.
 - ``cells/KEY.parquet``: one file per finished cell (one search on one clip at one cutoff), written to a
   temporary name and renamed, so a killed sweep leaves whole cells or none; the file name is the cell's key.
 - ``rows.parquet``: the cells merged by :meth:`ScoreBank.compact` (what a repository commits).
@@ -65,6 +67,33 @@ def scoring_version() -> str:
         if not rel.startswith(SCORING_EXCLUDE):
             h.update(f"{rel}\0{code_digest(f.read_text())}\0".encode())
     return h.hexdigest()[:12]
+
+
+NUMERIC_LIBRARIES = (
+    "torch",
+    "numpy",
+    "scipy",
+    "soxr",
+    "onnxruntime",
+    "ctranslate2",
+    "faster-whisper",
+    "resemblyzer",
+    "speechmos",
+)
+"""The installed distributions whose kernels compute a bank's samples and scores."""
+
+
+def library_versions() -> dict[str, str | None]:
+    """``{distribution: version}`` of :data:`NUMERIC_LIBRARIES` in this environment (None: not installed)."""
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {name: version(name) for name in NUMERIC_LIBRARIES}
 
 
 class BankMismatchError(TsrError):

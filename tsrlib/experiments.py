@@ -117,9 +117,11 @@ def test_clips(
     return out
 
 
-def clips_by_domain(corpus_dir: str | Path, spec: str, **kw) -> list[Clip]:
-    """Test clips of several domains from a spec such as ``"speech=8,music=8,sfx=8"`` (the first 8 of each, in that
-    order); ``kw`` as :func:`test_clips`."""
+def clips_by_domain(corpus_dir: str | Path, spec: str | dict[str, int], **kw) -> list[Clip]:
+    """Test clips of several domains from a spec such as ``"speech=8,music=8,sfx=8"`` or ``{"speech": 8, "music": 8}``
+    (the first 8 of each, in that order); ``kw`` as :func:`test_clips`."""
+    if isinstance(spec, dict):
+        spec = ",".join(f"{domain}={n}" for domain, n in spec.items())
     out = []
     for part in (p for p in spec.split(",") if p.strip()):
         domain, sep, n = part.partition("=")
@@ -409,6 +411,43 @@ def compare_searchers(
                     )
     out = log.current(run, clips, cutoffs)
     return out[out.seed.isin(seeds) & out.searcher.isin(list(searchers))].reset_index(drop=True)
+
+
+def search_choices(
+    model,
+    clip: Clip,
+    cutoff: float,
+    searchers: dict[str, Searcher],
+    verifier: str,
+    *,
+    seed: int = 0,
+    filter: str = "cheby1",
+    band_replication: bool = False,
+) -> dict[str, np.ndarray]:
+    """What each searcher picks for one clip at one cutoff, to look at and listen to.
+
+    Returns ``{"input": lr, ["band replication (LSD x.xx)": bar,] "<name> (LSD x.xx)": choice, ..., "original": clip}``,
+    each ``[T]`` at ``clip.sr`` Hz (the model's rate, as :func:`test_clips` loads them), in that order. The searchers are guided by ``verifier`` with the clip's transcript
+    and caption (never its reference); each label carries the oracle LSD (dB) of that output against the clip.
+    ``band_replication`` adds the blind DSP bar (:func:`tsrlib.models.baselines.band_replication`).
+    """
+    from tsrlib.models import baselines
+
+    def labelled(name: str, y: np.ndarray) -> str:
+        return f"{name} (LSD {float(metrics.lsd(clip.audio[: len(y)], y)[0]):.2f})"
+
+    v = get_verifier(verifier)
+    lr = tsa.degrade(clip.audio, clip.sr, cutoff, filter)
+    out = {"input": lr}
+    if band_replication:
+        bar = baselines.band_replication(lr, clip.sr, cutoff, seed=seed)
+        out[labelled("band replication", bar)] = bar
+    ctx = Context(transcript=clip.transcript, caption=clip.caption)
+    for name, s in searchers.items():
+        res = s.run(model, lr, v, seed=seed, sr=clip.sr, context=ctx, cutoff_hz=cutoff)
+        out[labelled(name, res.audio)] = res.audio
+    out["original"] = clip.audio
+    return out
 
 
 def baseline_table(

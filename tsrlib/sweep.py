@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsrlib.bank import ScoreBank, scoring_version
+from tsrlib.bank import ScoreBank, library_versions, scoring_version
 from tsrlib.errors import ConfigError, TsrError
 
 BASELINES = ("input", "band-replication", "sbr", "regression")
@@ -408,6 +408,9 @@ def run_sweep(
         bank.write_header({**bank.header, "grid": grid_id})  # the grid last swept: grids/GRID.json
     cells = grid.cells(clips, weights)
     todo = [c for c in cells if not bank.has(c.key)]
+    environments = bank.header.get("environments", [])
+    if todo and library_versions() not in environments:  # the numeric libraries these cells will be computed with
+        bank.write_header({**bank.header, "environments": environments + [library_versions()]})
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     run = {"local": _local, "ray": _ray}[executor]
     with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", desc="sweep", disable=not progress) as bar:
@@ -521,6 +524,7 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
             "checked": checked,
             "largest_difference": worst,
             "date": datetime.date.today().isoformat(),
+            "environment": library_versions(),
         }
     ]
     bank.write_header({**bank.header, "code": new, "migrations": history})

@@ -180,8 +180,9 @@ class WhisperASR:
             texts[i] = self._transcribe_long(rows[i])
         for start in range(0, len(short), self.batch_size):
             idx = short[start : start + self.batch_size]
+            window = self.window_for(max(len(rows[i]) for i in idx) / SR)  # the window _decode uses for the batch
             for i, t in zip(idx, self._decode([rows[i] for i in idx])):
-                if compression_ratio(t) > LOOP_RATIO and self.window_for(len(rows[i]) / SR) < self.native_window_s:
+                if compression_ratio(t) > LOOP_RATIO and window < self.native_window_s:
                     t = self._transcribe_long(rows[i])  # stuck in a loop: faster-whisper's own 30 s window
                 texts[i] = t
         return texts  # type: ignore[return-value]

@@ -20,21 +20,27 @@ SR = 16_000
 INPUT_LENGTH = 9.01  # s, DNSMOS's window
 
 
+def _cpu_session(model):
+    """An ONNX Runtime CPU session of ``model`` (a path or serialised bytes) that shares the CPU with torch: as many
+    threads as torch, and no spin-waiting after each run (ONNX Runtime's default starves torch on a small CPU)."""
+    import onnxruntime as ort
+    import torch
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
 @functools.lru_cache(maxsize=1)
 def dnsmos_model():
     """The packaged DNSMOS model pair (SIG/BAK/OVRL and P.808), loaded once."""
-    import onnxruntime as ort
-    import torch
     from speechmos import dnsmos
 
     here = Path(dnsmos.__file__).parent / "dnsmos_models"
     model = dnsmos.DNSMOS(str(here / "sig_bak_ovr.onnx"), str(here / "model_v8.onnx"))
-    # ONNX Runtime's default threads spin-wait after each run and starve torch on a small CPU: replace the sessions.
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    model.onnx_sess = ort.InferenceSession(model.primary_model_path, opts, providers=["CPUExecutionProvider"])
-    model.p808_onnx_sess = ort.InferenceSession(str(here / "model_v8.onnx"), opts, providers=["CPUExecutionProvider"])
+    model.onnx_sess = _cpu_session(model.primary_model_path)  # speechmos's own sessions spin-wait
+    model.p808_onnx_sess = _cpu_session(str(here / "model_v8.onnx"))
     return model
 
 
@@ -51,8 +57,6 @@ def dnsmos_clip_session(frames: int):
     constants are rewritten and nothing else. At ``frames=900`` it is the packaged network, bit for bit.
     """
     import onnx
-    import onnxruntime as ort
-    import torch
     from onnx import numpy_helper
     from speechmos import dnsmos
 
@@ -70,10 +74,7 @@ def dnsmos_clip_session(frames: int):
         init.CopyFrom(numpy_helper.from_array(new, init.name))
     m.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 160 * (frames + 1)
     del m.graph.value_info[:]  # intermediate shapes recorded for 900 frames
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return _cpu_session(m.SerializeToString())
 
 
 def dnsmos_windows(audio: np.ndarray, as_speechmos: bool = False) -> np.ndarray:
