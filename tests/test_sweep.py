@@ -246,7 +246,7 @@ def as_if_made_by(bank_path, grid: Grid, code: str) -> pd.DataFrame:
     df.to_parquet(bank.path / ScoreBank.MERGED, index=False)
     for p in bank.cells_dir.glob("*.parquet"):
         p.unlink()
-    bank.write_header({"weights": bank.weights, "code": code})
+    bank.write_header({**bank.header, "code": code})  # the same header (grid, environments) under the old code
     return df
 
 

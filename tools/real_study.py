@@ -33,6 +33,7 @@ def main() -> None:
     study_options(ap, clips="speech=24,music=16,sfx=25")
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: the ODE path the bank samples; 1: ancestral)")
     ap.add_argument("--verifiers", default="mbr,continuity,spksim")
     ap.add_argument("--speech-verifiers", default="", help="extra verifiers for speech clips only (e.g. dnsmos,wer)")
     ap.add_argument("--out", default="_build/real-study")
@@ -57,10 +58,17 @@ def main() -> None:
                 a.n,
                 names,
                 steps=a.steps,
+                eta=a.eta,
                 cache_dir=out / "cache",
                 log_path=out
                 / experiments.sweep_name(
-                    f"candidates-{domain}", model=model, verifiers=names, n=a.n, steps=a.steps, cutoffs=cutoffs
+                    f"candidates-{domain}",
+                    model=model,
+                    verifiers=names,
+                    n=a.n,
+                    steps=a.steps,
+                    eta=a.eta,
+                    cutoffs=cutoffs,
                 ),
             )
         )
