@@ -427,9 +427,10 @@ def search_choices(
     """What each searcher picks for one clip at one cutoff, to look at and listen to.
 
     Returns ``{"input": lr, ["band replication (LSD x.xx)": bar,] "<name> (LSD x.xx)": choice, ..., "original": clip}``,
-    each ``[T]`` at ``clip.sr`` Hz (the model's rate, as :func:`test_clips` loads them), in that order. The searchers are guided by ``verifier`` with the clip's transcript
-    and caption (never its reference); each label carries the oracle LSD (dB) of that output against the clip.
-    ``band_replication`` adds the blind DSP bar (:func:`tsrlib.models.baselines.band_replication`).
+    in that order, each ``[T]`` at ``clip.sr`` Hz (the model's rate, as :func:`test_clips` loads them). The searchers
+    are guided by ``verifier`` with the clip's transcript and caption (never its reference); each label carries the
+    oracle LSD (dB) of that output against the clip. ``band_replication`` adds the blind DSP bar
+    (:func:`tsrlib.models.baselines.band_replication`).
     """
     from tsrlib.models import baselines
 
