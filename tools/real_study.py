@@ -83,7 +83,8 @@ def main() -> None:
     bars = experiments.search_bars(cand, base, n=a.n)
     print(f"\nBars (one sample, mean sample, oracle best of {a.n}) against blind band replication:")
     print(bars.round(3).to_string(index=False))
-    axes = [c for c in cand.columns if c not in ("candidate", "LSD", "LSD-HF", "clip", "domain", "source", "cutoff")]
+    not_axes = {"candidate", "LSD", "LSD-HF", "domain", "source", *experiments.KEY}  # the log's own key columns
+    axes = [c for c in cand.columns if c not in not_axes]
     agree = []
     for (domain, cutoff), g in cand.groupby(["domain", "cutoff"]):
         cols = [c for c in axes if g[c].notna().all()]
