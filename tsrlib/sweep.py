@@ -408,9 +408,9 @@ def run_sweep(
         bank.write_header({**bank.header, "grid": grid_id})  # the grid last swept: grids/GRID.json
     cells = grid.cells(clips, weights)
     todo = [c for c in cells if not bank.has(c.key)]
-    environments = bank.header.get("environments", [])
-    if todo and library_versions() not in environments:  # the numeric libraries these cells will be computed with
-        bank.write_header({**bank.header, "environments": environments + [library_versions()]})
+    environments, versions = bank.header.get("environments", []), library_versions()
+    if todo and versions not in environments:  # the numeric libraries these cells will be computed with
+        bank.write_header({**bank.header, "environments": environments + [versions]})
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     run = {"local": _local, "ray": _ray}[executor]
     with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", desc="sweep", disable=not progress) as bar:

@@ -3,8 +3,8 @@
 The offline stand-in for Audiobox-Aesthetics on speech. DNSMOS takes 16 kHz audio in 9.01 s windows
 (shorter clips are looped to fill one; ``dnsmos-clip`` runs the network at the clip's own length) and
 predicts four MOS values on a 1-5 scale: ``ovrl`` (overall, the primary axis), ``sig`` (speech signal),
-``bak`` (background noise) and ``p808`` (the ITU-T P.808 overall rating). Like every 16 kHz model it cannot hear above 8 kHz. Measured: OVRL falls from
-about 3.0 to 1.1 when noise is added.
+``bak`` (background noise) and ``p808`` (the ITU-T P.808 overall rating). Like every 16 kHz model it cannot
+hear above 8 kHz. Measured: OVRL falls from about 3.0 to 1.1 when noise is added.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ SR = 16_000
 INPUT_LENGTH = 9.01  # s, DNSMOS's window
 
 
-def _cpu_session(model):
+def _cpu_session(model: str | bytes):
     """An ONNX Runtime CPU session of ``model`` (a path or serialised bytes) that shares the CPU with torch: as many
     threads as torch, and no spin-waiting after each run (ONNX Runtime's default starves torch on a small CPU)."""
     import onnxruntime as ort
