@@ -15,7 +15,7 @@ from tests.extras import skip_unless
 from tsrlib import sampler, schedule
 from tsrlib.errors import CheckpointError
 from tsrlib.models import audiosr as A
-from tsrlib.search import RandomSearch, SearchOverPaths
+from tsrlib.search import EarlyRejection, RandomSearch, SearchOverPaths
 
 IN_SR = 16_000
 
@@ -149,6 +149,27 @@ def test_random_search_and_paths_count_guided_nfe(model, clip):
     assert res.nfe == SearchOverPaths(n=2, m=2, delta_f=1, delta_b=2, steps=4, guidance_scale=3.5).nfe()
     assert res.nfe == 2 * paths.nfe()  # every step runs cond and uncond
     assert RandomSearch(steps=3, guidance_scale=3.5).fit(24).n == 4 and RandomSearch(steps=3).fit(24).n == 8
+
+
+def test_early_rejection_finishes_random_searchs_candidates_from_decoded_previews(model, clip):
+    """Previews are intermediate x0s decoded through the VAE and vocoder; the kept paths finish as random search's."""
+    s = EarlyRejection(n=4, keep=2, reject_at=1, steps=3)
+    res = s.run(model, clip, "mbr", sr=IN_SR, cutoff_hz=4000.0, seed=2)
+    guided = EarlyRejection(n=4, keep=2, reject_at=1, steps=3, guidance_scale=3.5)
+    assert res.nfe == 2 * (4 * 1 + 2 * 2) == guided.nfe() < RandomSearch(n=4, steps=3, guidance_scale=3.5).nfe()
+    previews = [c for c in res.candidates if not c.final]
+    finals = [c for c in res.candidates if c.final]
+    assert len(previews) == 4 and len(finals) == 2 and {c.level for c in previews} == {1}
+    assert {c.parent for c in finals} <= {c.id for c in previews}
+    full = RandomSearch(n=4, steps=3).run(model, clip, "mbr", sr=IN_SR, cutoff_hz=4000.0, seed=2)
+    by_noise = {c.noise: full.audio_of[c.id] for c in full.candidates}
+    # random weights invent a faint band: candidates differ by about 1e-5, so compare far below that
+    assert min(np.abs(by_noise["k=0"] - by_noise[f"k={k}"]).max() for k in (1, 2, 3)) > 5e-6
+    for c in finals:
+        np.testing.assert_allclose(res.audio_of[c.id], by_noise[c.noise], rtol=0, atol=5e-7)
+    keep_all = EarlyRejection(n=3, keep=3, reject_at=2, steps=3).run(model, clip, "mbr", sr=IN_SR, cutoff_hz=4000.0)
+    base = RandomSearch(n=3, steps=3).run(model, clip, "mbr", sr=IN_SR, cutoff_hz=4000.0)
+    np.testing.assert_allclose(keep_all.audio, base.audio, rtol=0, atol=5e-7)
 
 
 def test_a_saved_checkpoint_loads_to_the_same_model(model, cond, clip, tmp_path):
