@@ -16,6 +16,9 @@ its 4 and 8 kHz band-limited inputs and ``--n`` candidates of the shipped model 
 * **clip length** (DNSMOS): ``DNSMOS(clip_length=True)``, the ``dnsmos-clip`` verifier: SIG/BAK/OVRL's network run
   at the clip's own length (at least 1 s), so a 3 s clip pays for 3 s, not 9.01 s.
 
+It also splits ``dnsmos``'s own time into its parts (the P.808 mel features, the SIG/BAK/OVRL network, the P.808
+network), which says what is left to gain without changing the scores.
+
 It prints seconds of verifier time per second of audio and their ratio, measured in this one run, and what changed:
 transcripts that differ, WER against the true transcript, DNSMOS OVRL differences, and the within-input Spearman
 between the two ways (does the verifier still rank one input's candidates the same?). The speed target lives here,
@@ -66,6 +69,18 @@ def speechmos_per_clip(x: np.ndarray) -> np.ndarray:
     (on the same ONNX sessions as :class:`DNSMOS`): the verifier before batching and short windows."""
     model = dnsmos_model()
     return np.array([model(np.clip(r, -1, 1).astype(np.float64), SR, False)["ovrl_mos"] for r in x])
+
+
+def dnsmos_parts(x: np.ndarray, batch: int = 2) -> dict[str, float]:
+    """Seconds that ``dnsmos`` spends on candidates ``x [N, T]`` (16 kHz) in each of its parts: the P.808 network's
+    mel features, the SIG/BAK/OVRL network, and the P.808 network (the same windows and batches as the verifier)."""
+    model = dnsmos_model()
+    wins = np.concatenate([dnsmos_windows(np.clip(r, -1, 1)) for r in x]).astype(np.float32)
+    mels, t_mel = timed(lambda: np.stack([model.audio_melspec(audio=w[:-160]) for w in wins]).astype(np.float32))
+    runs = range(0, len(wins), batch)
+    _, t_net = timed(lambda: [model.onnx_sess.run(None, {"input_1": wins[i : i + batch]}) for i in runs])
+    _, t_p808 = timed(lambda: [model.p808_onnx_sess.run(None, {"input_1": mels[i : i + batch]}) for i in runs])
+    return {"mel features": t_mel, "SIG/BAK/OVRL network": t_net, "P.808 network": t_p808}
 
 
 def timed(fn):
@@ -147,6 +162,10 @@ def main() -> None:
     )
     rec("dnsmos-clip: after", clip, "s per s of audio")
     rec("dnsmos-clip: speed-up", t["dnsmos_before"] / t["dnsmos_clip"], "x")
+    parts = pd.DataFrame([dnsmos_parts(x) for _, _, x, _ in sets]).sum()
+    print("dnsmos: where its time goes: " + ", ".join(f"{k} {v / parts.sum():.0%}" for k, v in parts.items()))
+    for k, v in parts.items():
+        rec(f"dnsmos: share of {k}", 100 * v / parts.sum(), "%")
 
     def within_rho(a: str, b: str, sign: float = 1.0) -> float:
         """Mean Spearman between columns ``a`` and ``sign * b`` within each input's candidates (groups with ties
