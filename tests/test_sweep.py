@@ -157,10 +157,19 @@ def sweep_until_a_cell_is_stored(grid: Grid, out) -> subprocess.Popen:
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(grid.to_dict()))
     cmd = [sys.executable, "-m", "tsrlib.cli", "sweep", str(path), "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C must reach the sweep even where this test runs with SIGINT ignored (inherited by child processes)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not list((out / "cells").glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
+    proc.seen_running = proc.poll() is None  # the signal that follows lands on a running sweep
     return proc
 
 
@@ -192,7 +201,10 @@ def test_ctrl_c_stops_a_sweep_with_status_130_and_keeps_its_cells(tmp_path, tiny
     kept, total = len(ScoreBank(out)), len(g.cells(g.load_clips(), "any"))
     # to diagnose a flake (once in CI the sweep finished with status 0): stderr without its progress bar
     lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and not ln.startswith("sweep:")]
-    said = f"status {proc.returncode}, {kept} of {total} cells kept, stderr: {chr(10).join(lines)[-3000:]}"
+    said = (
+        f"status {proc.returncode}, {kept} of {total} cells kept, running when signalled: {proc.seen_running}, "
+        f"SIGINT here: {signal.getsignal(signal.SIGINT)}, stderr: {chr(10).join(lines)[-3000:]}"
+    )
     assert proc.returncode == 130, said  # typer returns 130 outside standalone mode; it must not become 0
     assert "interrupted: what was finished is kept" in err and "Traceback" not in err, said
     assert 0 < kept < total, said
