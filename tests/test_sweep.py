@@ -199,7 +199,7 @@ def test_ctrl_c_stops_a_sweep_with_status_130_and_keeps_its_cells(tmp_path, tiny
     proc.send_signal(signal.SIGINT)
     err = proc.communicate()[1]
     kept, total = len(ScoreBank(out)), len(g.cells(g.load_clips(), "any"))
-    # to diagnose a flake (once in CI the sweep finished with status 0): stderr without its progress bar
+    # what a failure needs to be diagnosed: stderr without its progress bar
     lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and not ln.startswith("sweep:")]
     said = (
         f"status {proc.returncode}, {kept} of {total} cells kept, running when signalled: {proc.seen_running}, "
