@@ -162,6 +162,11 @@ def test_search_bars_on_known_values():
     d = np.array([1.0, 2.0, 1.2]) - 1.5
     half = 4.302653 * d.std(ddof=1) / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
     assert (row.one_minus_bar_lo, row.one_minus_bar_hi) == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-5)
+    m = np.array([2.0, 1.5, 1.25]) - 1.5
+    half = 4.302653 * m.std(ddof=1) / np.sqrt(3)
+    assert (row.mean_minus_bar, row.mean_minus_bar_lo, row.mean_minus_bar_hi) == pytest.approx(
+        (m.mean(), m.mean() - half, m.mean() + half), rel=1e-5
+    )
     assert ex.search_bars(cands, base, n=2).iloc[0].best == pytest.approx((1.0 + 1.0 + 1.2) / 3)  # first two only
 
 

@@ -213,7 +213,9 @@ def test_a_fine_tune_exports_its_starting_point_provenance_too(tiny_corpus, tmp_
     log = pd.read_csv(tmp_path / "ft.log.csv")
     assert list(log.stage.unique()) == ["base", "ft"]
     assert log.step.is_monotonic_increasing and log.step.max() == 4 + 2
-    assert set(ft["final_validation"]) == {"val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"}
+    assert set(ft["final_validation"]) == {
+        f"val_{kind}_{k}" for k in ("4k", "8k") for kind in ("lsd", "lsd_hf", "mean", "best", "br")
+    }
 
 
 def test_a_fine_tune_of_a_shipped_model_by_name_carries_its_provenance(tiny_corpus, tmp_path):
@@ -243,3 +245,48 @@ def test_configs_round_trip_and_default_to_the_shipped_network(tmp_path):
         tiny.ModelConfig.from_dict({"hiden": 16})
     with pytest.raises(ValueError, match="band_code needs mode='diffusion'"):
         replace(cfg, model=replace(cfg.model, mode="regression"))
+
+
+def test_val_clips_are_taken_in_turn_from_each_domain_and_voice():
+    assert trainer.interleave(["a", "a", "b", "c", "b"]) == [0, 2, 3, 1, 4]
+    domains = ["music", "music", "music", "music", "speech", "speech", "speech"]
+    groups = ["drums", "drums", "piano", "piano", "voice:ga", "voice:gl", "voice:gl"]
+    assert trainer.val_indices(domains, groups, 4) == [0, 4, 2, 5]
+    assert trainer.val_indices(domains, groups, 99) == [0, 4, 2, 5, 1, 6, 3]  # no more than there are
+    assert trainer.val_indices(["sfx"] * 3, ["x"] * 3, 2) == [0, 1]
+
+
+def test_validation_logs_the_best_of_several_candidates_beside_band_replication(tiny_corpus, tmp_path):
+    from tsrlib import audio as tsa
+    from tsrlib import metrics
+    from tsrlib.models import baselines
+    from tsrlib.train.data import SegmentSampler
+
+    cfg = config(tiny_corpus, tmp_path / "v", val_clips=2, val_candidates=3)
+    model = tiny.TinySR(cfg.model)
+    val = SegmentSampler(cfg.manifest, "val", sr=model.sr)
+    out = trainer.validation_lsd(model, val, cfg)
+    assert list(out) == trainer.val_columns(3)
+    for k in ("4k", "8k"):
+        # candidate 0 is one of the three and, on these clips, not the best at either cutoff
+        assert 0 < out[f"val_best_{k}"] < out[f"val_lsd_{k}"]
+        assert out[f"val_best_{k}"] < out[f"val_mean_{k}"]
+    # band replication's column is that baseline's mean LSD on the same inputs
+    x = [val.clips[i][: 3 * model.sr] for i in trainer.val_indices(val.domains, val.groups, 2)]
+    lrs = [tsa.degrade(c, model.sr, 4000, "cheby1") for c in x]
+    br = [metrics.lsd(c, baselines.band_replication(lr, model.sr, 4000))[0] for c, lr in zip(x, lrs)]
+    assert out["val_br_4k"] == pytest.approx(sum(br) / 2, rel=1e-6)
+    assert trainer.validation_lsd(model, val, cfg) == out  # seeded: the same numbers each time
+    one = trainer.validation_lsd(model, val, config(tiny_corpus, tmp_path / "v", val_clips=2, val_candidates=1))
+    assert list(one) == trainer.val_columns(1) == ["val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"]
+    assert one["val_lsd_4k"] == pytest.approx(out["val_lsd_4k"], rel=1e-6)  # candidate 0: the same, batched or not
+    with pytest.raises(ValueError, match="val_candidates must be at least 1"):
+        config(tiny_corpus, tmp_path / "v", val_candidates=0)
+
+
+def test_a_resumed_run_keeps_the_columns_its_log_began_with(tiny_corpus, tmp_path):
+    trainer.train(config(tiny_corpus, tmp_path / "o", steps=3, val_candidates=1), log=lambda m: None)
+    trainer.train(config(tiny_corpus, tmp_path / "o", val_candidates=2), log=lambda m: None)
+    log = pd.read_csv(tmp_path / "o" / "log.csv")
+    assert list(log.columns) == ["step", "loss", "lr", "seconds", *trainer.val_columns(1)]
+    assert list(log.step) == [2, 3, 4, 6] and log.val_lsd_8k.notna().iloc[-1]  # 3: the first run's last step

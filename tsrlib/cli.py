@@ -386,6 +386,13 @@ def train(
         help="Invent nothing in frames this far (dB, negative) below the "
         "input's loudest; stored in the model, used when decoding.",
     ),
+    val_every: int = typer.Option(500, "--val-every", help="Steps between validations (and at the last step)."),
+    val_clips: int = typer.Option(8, "--val-clips", help="Validation clips, taken in turn from each domain and voice."),
+    val_candidates: int = typer.Option(
+        8,
+        "--val-candidates",
+        help="Candidates per validation input; with more than 1 the log holds their mean and best.",
+    ),
     device: str = typer.Option("auto", "--device"),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Write the EMA weights (fp16 safetensors) here at the end."
@@ -415,6 +422,9 @@ def train(
         code_rho=code_rho,
         prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"),
         silence_gate_db=silence_gate_db,
+        val_every=val_every,
+        val_clips=val_clips,
+        val_candidates=val_candidates,
         device=device,
     )
     model = run(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))

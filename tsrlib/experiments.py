@@ -500,10 +500,14 @@ def search_bars(
 ) -> pd.DataFrame:
     """The real-audio bars per domain and cutoff, from :func:`candidate_table` rows and :func:`baseline_table` rows.
 
-    Per clip: ``one`` (candidate 0, what ``--search none`` returns), ``mean`` (the mean candidate), ``best`` (oracle
-    best of the first ``n`` candidates, default all) and the ``bar`` method's LSD. Returns one row per domain and
-    cutoff: clips, the means of those four, ``headroom`` (1 - best / mean), ``best_vs_bar`` (1 - best / bar) and
-    paired ``level`` t-intervals across clips of ``one - bar`` and ``best - bar`` (``*_lo``, ``*_hi``).
+    Per clip: ``one`` (candidate 0, what ``--search none`` returns), ``mean`` (the mean candidate: the expected LSD
+    of one random draw), ``best`` (oracle best of the first ``n`` candidates, default all) and the ``bar`` method's
+    LSD. Returns one row per domain and cutoff: clips, the means of those four, ``headroom`` (1 - best / mean),
+    ``best_vs_bar`` (1 - best / bar) and paired ``level`` t-intervals across clips of ``one - bar``, ``mean - bar``
+    and ``best - bar`` (``*_lo``, ``*_hi``).
+
+    Candidate 0 is one fixed noise per clip length, so on clips of one length it is the same draw, with the same
+    band code (:mod:`tsrlib.models.tiny`), for every clip: ``one`` measures that draw, ``mean`` any draw.
     """
     c = cands if n is None else cands[cands.candidate < n]
     per = (
@@ -517,6 +521,7 @@ def search_bars(
     rows = []
     for (domain, cutoff), g in per.groupby(["domain", "cutoff"]):
         d1, lo1, hi1 = paired_ci(g.one, g.bar, level)
+        dm, lom, him = paired_ci(g["mean"], g.bar, level)
         db, lob, hib = paired_ci(g.best, g.bar, level)
         rows.append(
             {
@@ -532,6 +537,9 @@ def search_bars(
                 "one_minus_bar": d1,
                 "one_minus_bar_lo": lo1,
                 "one_minus_bar_hi": hi1,
+                "mean_minus_bar": dm,
+                "mean_minus_bar_lo": lom,
+                "mean_minus_bar_hi": him,
                 "best_minus_bar": db,
                 "best_minus_bar_lo": lob,
                 "best_minus_bar_hi": hib,

@@ -122,6 +122,7 @@ class SegmentSampler:
         self.clips = [tsa.load(p, sr=sr, allow_silent=True)[0] for p in df.abspath]
         self.bandwidths = [min(bandwidth_of(q, sr / 2), sr / 2) for q in df.params]
         self.domains = list(df.domain)
+        self.groups = [f"{src}/{spk}" for src, spk in zip(df.source, df.speaker.fillna(""))]  # a source, or a voice
         self.code_source = code_source
         self.code_rho = float(code_rho)
         self.code_table: np.ndarray | None = None  # [K, 2] sorted measured offsets, set by calibrate()

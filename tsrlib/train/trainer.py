@@ -2,7 +2,8 @@
 
 ``tsr train`` calls :func:`train`. It is reproducible from a seed, checkpoints every ``ckpt_every``
 steps (model, EMA, optimiser, sampler and RNG states; written atomically) and resumes from the last
-checkpoint when run again with the same output folder, logs validation LSD to ``log.csv`` as it goes,
+checkpoint when run again with the same output folder, logs validation LSD to ``log.csv`` as it goes (one
+sample, and the mean and oracle best of ``val_candidates`` beside blind band replication: :func:`validation_lsd`),
 runs on CPU or CUDA, and exports the EMA weights as fp16 safetensors. ``init`` fine-tunes from existing
 weights (new zero-initialised layers, such as ``global_context``'s, may be absent from them).
 
@@ -61,7 +62,8 @@ class TrainConfig:
     val_every: int = 500
     ckpt_every: int = 250
     log_every: int = 50
-    val_clips: int = 4
+    val_clips: int = 8  # validation clips, taken in turn from each domain and voice (see val_indices)
+    val_candidates: int = 8  # candidates per validation input: their mean and best are logged beside band replication
     hf_gain_db: float = 4.0  # spread of the removed band's level in training targets (see train.data)
     hf_tilt_db: float = 0.0  # spread of its spectral tilt, dB per octave above the cutoff (see train.data)
     init: str = ""  # start from these weights (a shipped name or a .safetensors path) instead of at random
@@ -75,6 +77,15 @@ class TrainConfig:
             self.model = ModelConfig.from_dict(self.model)
         if self.model.band_code and self.model.mode != "diffusion":
             raise ConfigError("band_code needs mode='diffusion': the regression baseline has no noise to carry a code")
+        if self.val_clips < 1 or self.val_candidates < 1:
+            raise ConfigError(
+                f"val_clips and val_candidates must be at least 1, got {self.val_clips}, {self.val_candidates}"
+            )
+
+    @property
+    def val_n(self) -> int:
+        """Candidates per validation input: ``val_candidates``, or 1 for the regression baseline (it has no noise)."""
+        return self.val_candidates if self.model.mode == "diffusion" else 1
 
     @classmethod
     def from_options(cls, **options) -> TrainConfig:
@@ -116,25 +127,76 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(p, 1.0))))
 
 
-def validation_lsd(model: TinySR, val: SegmentSampler, cfg: TrainConfig) -> dict[str, float]:
-    """Mean LSD and LSD-HF of one sample (DDIM, 10 steps, eta 0) on the first val clips at 4 and 8 kHz."""
-    from tsrlib import audio as tsa
+VAL_CUTOFFS = (4000, 8000)
 
-    out = {}
+
+def val_columns(candidates: int) -> list[str]:
+    """The validation columns of ``log.csv``: per cutoff ``val_lsd`` and ``val_lsd_hf`` (one sample), and with more
+    than one candidate ``val_mean`` (their mean: one random draw's expected LSD), ``val_best`` (their oracle best) and
+    ``val_br`` (blind band replication)."""
+    kinds = ["lsd", "lsd_hf"] + (["mean", "best", "br"] if candidates > 1 else [])
+    return [f"val_{kind}_{c // 1000}k" for c in VAL_CUTOFFS for kind in kinds]
+
+
+def interleave(keys: list) -> list[int]:
+    """Indices of ``keys`` taken in turn from each key, keys in the order they first appear:
+    ``["a", "a", "b", "c", "b"]`` -> ``[0, 2, 3, 1, 4]``."""
+    first: dict = {}
+    seen: dict = {}
+    rank = []
+    for k in keys:
+        first.setdefault(k, len(first))
+        rank.append(seen.get(k, 0))
+        seen[k] = rank[-1] + 1
+    return sorted(range(len(keys)), key=lambda i: (rank[i], first[keys[i]]))
+
+
+def val_indices(domains: list[str], groups: list[str], n: int) -> list[int]:
+    """Indices of ``n`` validation clips, taken in turn from each domain and, within a domain, in turn from each
+    group (a source or a voice), so a few clips cover every domain and every voice alike."""
+    order = [0] * len(domains)  # each clip's turn within its domain
+    for d in dict.fromkeys(domains):
+        idx = [i for i, di in enumerate(domains) if di == d]
+        for turn, j in enumerate(interleave([groups[i] for i in idx])):
+            order[idx[j]] = turn
+    first = {d: k for k, d in enumerate(dict.fromkeys(domains))}
+    return sorted(range(len(domains)), key=lambda i: (order[i], first[domains[i]]))[:n]
+
+
+def validation_lsd(model: TinySR, val: SegmentSampler, cfg: TrainConfig) -> dict[str, float]:
+    """Validation at 4 and 8 kHz on ``cfg.val_clips`` clips of the val split (:func:`val_indices`, their first 3 s):
+    the :func:`val_columns`, means over the clips in dB.
+
+    ``val_lsd`` is one sample (candidate 0, DDIM 10 steps, eta 0). One sample on a few clips does not tell
+    two models apart for search: a model can sample worse once yet reach a better best of N, and candidate 0 is one
+    fixed noise, with one band code, for every clip of a length. So with ``cfg.val_candidates`` > 1 (a diffusion model)
+    it also samples that many candidates and reports their mean (``val_mean``) and oracle best (``val_best``) beside the
+    bar they must clear, blind band replication on the same inputs (``val_br``).
+    """
+    from tsrlib import audio as tsa
+    from tsrlib.models import baselines
+
+    n = cfg.val_n
+    rows = []
     model.eval()
-    for cutoff in (4000, 8000):
-        lsds, hfs = [], []
-        for x in val.clips[: cfg.val_clips]:
-            x = x[: 3 * model.sr]
+    for cutoff in VAL_CUTOFFS:
+        for i in val_indices(val.domains, val.groups, cfg.val_clips):
+            x = val.clips[i][: 3 * model.sr]
             lr = tsa.degrade(x, model.sr, cutoff, "cheby1")
             cond = model.condition(lr, model.sr, cutoff)
-            y = sampler.generate(model, cond, seed=0, steps=10).audio[0]
-            lsds.append(metrics.lsd(x, y)[0])
-            hfs.append(metrics.lsd_hf(x, y, model.sr, cutoff)[0])
-        out[f"val_lsd_{cutoff // 1000}k"] = float(np.mean(lsds))
-        out[f"val_lsd_hf_{cutoff // 1000}k"] = float(np.mean(hfs))
+            ys = sampler.generate(model, cond, seed=0, indices=range(n), steps=10).audio
+            lsd = metrics.lsd(x, ys)
+            row = {"cutoff": cutoff, "lsd": lsd[0], "lsd_hf": metrics.lsd_hf(x, ys[0], model.sr, cutoff)[0]}
+            if n > 1:
+                row |= {
+                    "mean": lsd.mean(),
+                    "best": lsd.min(),
+                    "br": metrics.lsd(x, baselines.band_replication(lr, model.sr, cutoff))[0],
+                }
+            rows.append(row)
     model.train()
-    return out
+    means = pd.DataFrame(rows).groupby("cutoff").mean()
+    return {f"val_{kind}_{c // 1000}k": float(means.loc[c, kind]) for c in means.index for kind in means.columns}
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -235,15 +297,16 @@ def train(
     )
     freqs = model.codec.bin_freqs().to(device)
     logfile = out / "log.csv"
-    new_log = not logfile.exists()
+    columns = ["step", "loss", "lr", "seconds", *val_columns(cfg.val_n)]
+    if logfile.exists():  # a resumed run keeps the columns its log began with
+        with logfile.open(newline="") as fh:
+            columns = next(csv.reader(fh), columns)
     t0 = time.time()
     model.train()
     with logfile.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        if new_log:
-            writer.writerow(
-                ["step", "loss", "lr", "seconds", "val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k"]
-            )
+        writer = csv.DictWriter(fh, columns, restval="", extrasaction="ignore")
+        if fh.tell() == 0:
+            writer.writeheader()
         running = []
         while step < cfg.steps:
             b = train_set.batch(cfg.batch, rng)
@@ -291,13 +354,13 @@ def train(
                 val = validation_lsd(ema, val_set, cfg)
             if step % cfg.log_every == 0 or val:
                 writer.writerow(
-                    [
-                        step,
-                        np.mean(running),
-                        lr_at(step, cfg),
-                        round(time.time() - t0, 1),
-                        *(val.get(k, "") for k in ("val_lsd_4k", "val_lsd_hf_4k", "val_lsd_8k", "val_lsd_hf_8k")),
-                    ]
+                    {
+                        "step": step,
+                        "loss": np.mean(running),
+                        "lr": lr_at(step, cfg),
+                        "seconds": round(time.time() - t0, 1),
+                        **val,
+                    }
                 )
                 fh.flush()
                 log(
