@@ -248,7 +248,7 @@ def test_configs_round_trip_and_default_to_the_shipped_network(tmp_path):
 
 
 def test_val_clips_are_taken_in_turn_from_each_domain_and_voice():
-    assert trainer.interleave(["a", "a", "b", "c", "b"]) == [0, 2, 3, 1, 4]
+    assert trainer.in_turn(["a", "a", "b", "c", "b"]) == [0, 2, 3, 1, 4]
     domains = ["music", "music", "music", "music", "speech", "speech", "speech"]
     groups = ["drums", "drums", "piano", "piano", "voice:ga", "voice:gl", "voice:gl"]
     assert trainer.val_indices(domains, groups, 4) == [0, 4, 2, 5]

@@ -5,15 +5,15 @@ the invented band, a standard normal per candidate. This study rewrites each can
 ``MEAN + STD z`` (:func:`tsrlib.models.tiny.write_band_code`; the tilt code and the rest of the noise unchanged) and
 measures, per domain and cutoff, what :func:`tsrlib.experiments.search_bars` measures: one sample (candidate 0), the
 mean candidate, the oracle best of ``--n`` and the search headroom against blind band replication, with paired 95 %
-intervals across clips. ``random`` is the model as it samples today (``MEAN, STD = 0, 1``). So that a prior cannot
-win by a band LSD merely prefers, it also prints how loud the invented band is against the reference's (``band_db``:
-:func:`tsrlib.data.real.band_energy_db` above the cutoff, candidate minus reference, medians over every candidate and
-over the oracle's picks).
+intervals across clips. ``random`` is the model as it samples today (``MEAN, STD = 0, 1``). LSD can prefer a band
+quieter than the true one, so it also prints how loud the invented band is (``band_db``: the energy above the cutoff,
+:func:`tsrlib.data.real.band_energy_db`, candidate minus reference, medians over every candidate and over the oracle's
+picks).
 
 Choose a prior on the validation split (``--split val``) and confirm it on the test split once. Rows go to
 ``OUT/code-prior-SPLIT.csv`` as each clip is done, so a killed run resumes.
 
-    .venv/bin/python tools/code_prior_study.py --split val --steps 10 --priors=-2.5:0.5,-2:1,-1.5:1 --clips speech=12,music=12
+    .venv/bin/python tools/code_prior_study.py --split val --steps 10 --clips speech=12,music=12 --priors=-2.5:0.5,-2.5:1,-2:0.5,-2:1,-1.5:0.5,-1.5:1
     .venv/bin/python tools/code_prior_study.py --split test --priors=-1.5:1 --clips speech=24,music=8,sfx=8
 """
 
@@ -66,6 +66,8 @@ def main() -> None:
             lr = tsa.degrade(clip.audio, clip.sr, cutoff, "cheby1")
             cond = model.condition(lr, clip.sr, cutoff)
             key = dict(model=model.name, steps=a.steps, n=a.n, seed=a.seed, clip=clip.id, cutoff=cutoff)
+            br = metrics.lsd(clip.audio, baselines.band_replication(lr, clip.sr, cutoff))[0]
+            ref_db = band_energy_db(clip.audio, clip.sr, cutoff)
             rows = []
             for name, prior in priors.items():
                 if log.done(prior=name, **key):
@@ -75,8 +77,6 @@ def main() -> None:
                 )
                 ys = model.decode(x0, cond)
                 lsd = metrics.lsd(clip.audio, ys)
-                br = metrics.lsd(clip.audio, baselines.band_replication(lr, clip.sr, cutoff))[0]
-                ref_db = band_energy_db(clip.audio, clip.sr, cutoff)
                 rows += [
                     {
                         **key,

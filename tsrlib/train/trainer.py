@@ -23,6 +23,7 @@ squared error of its ``x0``.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -138,29 +139,23 @@ def val_columns(candidates: int) -> list[str]:
     return [f"val_{kind}_{c // 1000}k" for c in VAL_CUTOFFS for kind in kinds]
 
 
-def interleave(keys: list) -> list[int]:
+def in_turn(keys: list) -> list[int]:
     """Indices of ``keys`` taken in turn from each key, keys in the order they first appear:
     ``["a", "a", "b", "c", "b"]`` -> ``[0, 2, 3, 1, 4]``."""
-    first: dict = {}
-    seen: dict = {}
-    rank = []
-    for k in keys:
-        first.setdefault(k, len(first))
-        rank.append(seen.get(k, 0))
-        seen[k] = rank[-1] + 1
-    return sorted(range(len(keys)), key=lambda i: (rank[i], first[keys[i]]))
+    per: dict = {}
+    for i, k in enumerate(keys):
+        per.setdefault(k, []).append(i)
+    return [i for turn in itertools.zip_longest(*per.values()) for i in turn if i is not None]
 
 
 def val_indices(domains: list[str], groups: list[str], n: int) -> list[int]:
     """Indices of ``n`` validation clips, taken in turn from each domain and, within a domain, in turn from each
     group (a source or a voice), so a few clips cover every domain and every voice alike."""
-    order = [0] * len(domains)  # each clip's turn within its domain
-    for d in dict.fromkeys(domains):
-        idx = [i for i, di in enumerate(domains) if di == d]
-        for turn, j in enumerate(interleave([groups[i] for i in idx])):
-            order[idx[j]] = turn
-    first = {d: k for k, d in enumerate(dict.fromkeys(domains))}
-    return sorted(range(len(domains)), key=lambda i: (order[i], first[domains[i]]))[:n]
+    per: dict = {}
+    for i, d in enumerate(domains):
+        per.setdefault(d, []).append(i)
+    ordered = [[idx[j] for j in in_turn([groups[i] for i in idx])] for idx in per.values()]
+    return [i for turn in itertools.zip_longest(*ordered) for i in turn if i is not None][:n]
 
 
 def validation_lsd(model: TinySR, val: SegmentSampler, cfg: TrainConfig) -> dict[str, float]:
