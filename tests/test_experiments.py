@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tsrlib import experiments as ex
+from tsrlib.errors import ConfigError
 
 
 def _table() -> pd.DataFrame:
@@ -34,6 +35,10 @@ def test_result_log_appends_and_resumes(tmp_path):
     assert again.done(clip="a", cutoff=4000) and not again.done(clip="a", cutoff=8000)
     again.append(pd.DataFrame([{"clip": "a", "cutoff": 8000, "x": 2.0}]))
     assert again.frame().x.tolist() == [1.0, 2.0]
+    again.append(pd.DataFrame([{"x": 3.0, "cutoff": 8000, "clip": "b"}]))  # another column order: the file's is kept
+    assert again.frame().x.tolist() == [1.0, 2.0, 3.0] and again.frame()["clip"].tolist() == ["a", "a", "b"]
+    with pytest.raises(ConfigError, match=r"\['x'\] these rows lack and lacks \['y'\]"):
+        again.append(pd.DataFrame([{"clip": "c", "cutoff": 8000, "y": 1.0}]))
 
 
 def test_result_log_keys_read_back_as_written_and_old_logs_are_moved_aside(tmp_path):
@@ -168,6 +173,35 @@ def test_search_bars_on_known_values():
         (m.mean(), m.mean() - half, m.mean() + half), rel=1e-5
     )
     assert ex.search_bars(cands, base, n=2).iloc[0].best == pytest.approx((1.0 + 1.0 + 1.2) / 3)  # first two only
+
+
+def test_code_prior_candidates_share_draws_restore_the_model_and_a_low_prior_draws_quieter_bands():
+    from tsrlib import audio, metrics, sampler
+    from tsrlib.models import tiny
+
+    rng = np.random.default_rng(3)
+    t = np.arange(24_000) / 24_000
+    ref = (0.1 * np.sin(2 * np.pi * 220 * t) + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+    model = tiny.load("tiny").with_code_prior((-0.5, 1.0))  # its own prior, to be restored
+    priors = {"none": None, "low": (-3.0, 0.5)}
+    rows = ex.code_prior_candidates(model, ref, 24_000, 4000.0, priors, n=3, steps=3, seed=2)
+    assert model.cfg.code_prior == (-0.5, 1.0)
+    assert rows.shape[0] == 6 and rows.groupby("prior").candidate.apply(list).to_dict() == dict.fromkeys(
+        priors, [0, 1, 2]
+    )
+    # the "none" rows are the sampler's own candidates 0..2 of seed 2
+    plain = tiny.load("tiny")
+    cond = plain.condition(audio.degrade(ref, 24_000, 4000.0, "cheby1"), 24_000, 4000.0)
+    lsd = metrics.lsd(ref, sampler.generate(plain, cond, 2, range(3), steps=3).audio)
+    np.testing.assert_allclose(rows[rows.prior == "none"].LSD, lsd, rtol=1e-6)
+    low, none = (rows[rows.prior == p].band_db.to_numpy() for p in ("low", "none"))
+    assert (low < none).all()  # a gain code 3 SD down: every candidate's band is quieter than its own draw's
+    bars = ex.code_prior_bars(rows.assign(clip="c", domain="speech")).set_index("prior")
+    assert bars.loc["low", "bar"] == bars.loc["none", "bar"] == rows.br.iloc[0]
+    assert bars.loc["low", "best"] == pytest.approx(rows[rows.prior == "low"].LSD.min())
+    assert bars.loc["none", "band_db"] == pytest.approx(np.median(none))
+    with pytest.raises(ConfigError, match="model's rate"):
+        ex.code_prior_candidates(model, ref, 16_000, 4000.0, priors, n=1, steps=2)
 
 
 def test_verifier_agreement_on_known_values():

@@ -1,11 +1,14 @@
 """The embedded model: codec, consistency step, persistence, baselines, and the shipped weights."""
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from tsrlib import audio, metrics, sampler
-from tsrlib.errors import CheckpointError
+from tsrlib.errors import CheckpointError, ConfigError
 from tsrlib.models import baselines, tiny
 
 SR = 24_000
@@ -151,6 +154,47 @@ def test_band_code_is_written_exactly_and_the_noise_stays_white():
     assert abs(hf.mean()) < 0.01 and abs(hf.std() - 1) < 0.01
     pairs = hf[:, 0, :2]  # two frames of one bin: their correlation stays ~0
     assert abs(torch.corrcoef(pairs.T)[0, 1]) < 0.05
+
+
+def test_a_code_prior_moves_each_candidates_gain_code_and_nothing_else(speechlike):
+    cfg = tiny.ModelConfig(hidden=16, dilations=(1,), band_code=True)
+    plain, shifted = tiny.TinySR(cfg), tiny.TinySR(replace(cfg, code_prior=(-1.5, 0.5)))
+    cond = plain.condition(audio.degrade(speechlike, SR, 4000), SR, 4000)
+    x = sampler.CandidateNoise(seed=0, indices=range(4)).initial(plain.noise_shape(cond))
+    assert plain.initial_noise(x, cond) is x  # no prior: the noise as drawn
+    y = shifted.initial_noise(x, cond)
+    mask = cond.features["mask"].expand(4, -1)
+    z, w = tiny.read_band_code(x, mask), tiny.read_band_code(y, mask)
+    torch.testing.assert_close(w[:, 0], -1.5 + 0.5 * z[:, 0], atol=1e-4, rtol=1e-4)  # gain: mean + std z
+    torch.testing.assert_close(w[:, 1], z[:, 1], atol=1e-4, rtol=1e-4)  # tilt: as drawn
+    known = torch.cat([mask, mask], 1).bool()
+    assert torch.equal(y[known], x[known])  # the given band's noise is untouched
+    band = ~known[0]
+    real = band.clone()
+    real[mask.shape[1] :] = False
+    shift = (y - x)[:, real]  # one offset per candidate over the band's real parts: the deviations are kept
+    assert (shift.std((1, 2)) < 1e-5).all() and (shift.mean((1, 2)).abs() > 1e-4).all()
+    # the sampler's starting noise is the hook's output, candidate by candidate
+    torch.testing.assert_close(sampler.initial_noise(shifted, cond, sampler.CandidateNoise(0, [2])), y[2:3])
+
+
+def test_a_code_prior_is_two_numbers_on_a_band_code_model_and_round_trips():
+    cfg = tiny.ModelConfig(band_code=True, code_prior=(-1, 2))
+    assert cfg.code_prior == (-1.0, 2.0) and "code_prior=(-1.0, 2.0)" in repr(cfg)
+    assert tiny.ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    # a config without one reprs (and so fingerprints) as configs did before the field existed
+    assert "code_prior" not in repr(tiny.ModelConfig(band_code=True))
+    assert tiny.parse_code_prior("-1.5:1") == (-1.5, 1.0) and tiny.parse_code_prior("none") is None
+    for bad, message in [
+        ({"code_prior": (-1.5, 1)}, "needs a band_code model"),
+        ({"band_code": True, "code_prior": (-1.5, 0)}, "std > 0"),
+        ({"band_code": True, "code_prior": (float("nan"), 1)}, "finite"),
+        ({"band_code": True, "code_prior": ("a", "b")}, "two numbers"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            tiny.ModelConfig(**bad)
+    with pytest.raises(ConfigError, match="MEAN:STD"):
+        tiny.parse_code_prior("-1.5")
 
 
 def test_band_code_starts_silent_then_steers_each_candidate_alone(speechlike):

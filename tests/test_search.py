@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from tsrlib import audio as tsa
 from tsrlib import sampler, schedule
@@ -337,6 +338,30 @@ def test_cli_search_none_is_candidate_zero_of_random_search(tmp_path, lr):
     assert rep["nfe"] == 4 * 2 + 2 * (STEPS - 2) and len(rep["candidates"]) == 4 + 2
 
 
+def test_cli_code_prior_is_reported_and_replayed_and_refused_where_it_cannot_apply(tmp_path, lr):
+    tsa.save(tmp_path / "lr.wav", lr, SR, subtype="FLOAT")
+    cli = [sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "lr.wav"), "--steps", str(STEPS)]
+    search = ["--cutoff", "4000", "--search", "random", "--n", "2", "--verifier", "continuity", "--seed", "3"]
+    out = subprocess.run(
+        cli + search + ["-o", str(tmp_path / "a.wav"), "--code-prior", "-1.5:1", "--report", str(tmp_path / "r.json")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(out.stdout)["code_prior"] == [-1.5, 1.0]
+    assert json.loads((tmp_path / "r.json").read_text())["code_prior"] == [-1.5, 1.0]
+    subprocess.run(
+        cli + ["-o", str(tmp_path / "b.wav"), "--replay", str(tmp_path / "r.json")], check=True, capture_output=True
+    )
+    np.testing.assert_array_equal(tsa.load(tmp_path / "a.wav", sr=None)[0], tsa.load(tmp_path / "b.wav", sr=None)[0])
+    for extra, message in [
+        (["--model", "band-replication", "--code-prior", "-1:1"], "has none"),
+        (["--code-prior", "-1.5"], "MEAN:STD"),
+    ]:
+        r = subprocess.run(cli + ["-o", str(tmp_path / "c.wav")] + extra, capture_output=True, text=True)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_cli_search_without_a_verifier_uses_the_default_and_mbr_picks_the_medoid(tmp_path, lr):
     from tsrlib import metrics
     from tsrlib.verifiers import DEFAULT, Context, get_verifier
@@ -373,6 +398,52 @@ def test_cli_search_without_a_verifier_uses_the_default_and_mbr_picks_the_medoid
     scores = get_verifier("mbr").score(cands, SR, Context(input=lr, input_sr=SR, cutoff_hz=4000.0))
     np.testing.assert_allclose(scores, -d.sum(axis=1) / 3)
     assert json.loads(out.stdout)["chosen"] == int(np.argmin(d.sum(axis=1)))
+
+
+@pytest.mark.parametrize(
+    "searcher,starts",
+    [
+        (RandomSearch(n=3, steps=STEPS, batch_size=2), 3),
+        (ZeroOrderSearch(n=2, lam=0.2, rounds=2, steps=STEPS), 1),  # the pivot; its neighbours mix it with directions
+        (SearchOverPaths(n=2, m=2, delta_f=1, delta_b=2, first=3, steps=STEPS), 2),
+        (EarlyRejection(n=4, keep=2, reject_at=2, steps=STEPS, batch_size=3), 4),
+    ],
+    ids=["random", "zero-order", "paths", "rejection"],
+)
+def test_every_search_starts_from_the_models_code_prior(lr, searcher, starts):
+    from tsrlib.models import tiny
+
+    model = tiny.load("tiny").with_code_prior((-2.0, 0.5))
+    hook, drawn = model.initial_noise, []
+
+    def spy(x_T, cond):
+        drawn.append(x_T.clone())
+        return hook(x_T, cond)
+
+    model.initial_noise = spy
+    res = searcher.run(model, lr, HighBand(), seed=2, cutoff_hz=4000.0)
+    x = torch.cat(drawn)
+    assert len(x) == starts
+    # what was drawn is each candidate's own standard draw: candidates 0..starts-1 of seed 2
+    cond = model.condition(lr, SR, 4000.0)
+    torch.testing.assert_close(x, sampler.CandidateNoise(2, range(starts)).initial(model.noise_shape(cond)))
+    # and the search sampled from the prior's noise: the same search without the prior ends elsewhere
+    plain = searcher.run(tiny.load("tiny"), lr, HighBand(), seed=2, cutoff_hz=4000.0)
+    assert res.nfe == plain.nfe and not np.allclose(res.audio, plain.audio, atol=1e-3)
+
+
+def test_random_search_with_a_code_prior_samples_the_shifted_noise(lr):
+    from tsrlib.models import tiny
+
+    model = tiny.load("tiny").with_code_prior((-2.0, 0.5))
+    res = RandomSearch(n=2, steps=STEPS).run(model, lr, HighBand(), seed=5, cutoff_hz=4000.0)
+    cond = model.condition(lr, SR, 4000.0)
+    x = sampler.CandidateNoise(5, range(2)).initial(model.noise_shape(cond))
+    mask = cond.features["mask"].expand(2, -1)
+    code = tiny.read_band_code(x, mask)
+    code[:, 0] = -2.0 + 0.5 * code[:, 0]  # by hand, as the prior's definition says
+    x0, _ = sampler.sample_from(model, cond, tiny.write_band_code(x, mask, code), None, steps=STEPS)
+    np.testing.assert_allclose(res.audio, model.decode(x0, cond)[res.chosen], atol=1e-5)
 
 
 def test_model_fingerprint_follows_the_config_and_in_place_weight_changes():

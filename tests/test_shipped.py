@@ -36,6 +36,19 @@ def test_weights_are_small_and_described():
         assert info["train_seconds"] > 0 and info["hardware"]
 
 
+def test_the_committed_bank_is_the_shipped_models():
+    """The book's bank records the fingerprint of the weights that made it; a change to how a model fingerprints
+    (a config field added, say) must not make it another model's."""
+    from pathlib import Path
+
+    from tsrlib.bank import ScoreBank
+    from tsrlib.experiments import bank_grid
+    from tsrlib.search.cache import model_fingerprint
+
+    path = Path(__file__).resolve().parents[1] / "data" / "banks" / "book"
+    assert ScoreBank(path).weights == model_fingerprint(tiny.load(bank_grid(path)["model"]))
+
+
 def test_same_seed_same_audio_other_seed_other_audio(model, speech_clip):
     cond = model.condition(audio.degrade(speech_clip, SR, 4000), SR, 4000)
     a = sampler.generate(model, cond, seed=5, indices=[0, 1], steps=8, eta=1.0).audio

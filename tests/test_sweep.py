@@ -306,7 +306,7 @@ def test_library_versions_name_the_installed_numeric_libraries(monkeypatch):
 
 
 def test_migration_compares_floats_to_kernel_noise_and_the_rest_exactly():
-    from tsrlib.sweep import same_column
+    from tsrlib.sweep import REGRESSION_RTOL, migration_rtol, same_column
 
     x = pd.Series([0.5, 3.7, np.nan, -1.25])
     assert same_column(x, x + 5e-7 * np.array([1, -1, 0, 1]))  # a rerun's thread-pool noise
@@ -314,6 +314,11 @@ def test_migration_compares_floats_to_kernel_noise_and_the_rest_exactly():
     assert not same_column(x, x + np.array([0, 1e-3, 0, 0]))
     assert not same_column(x, x.fillna(0.0))  # NaN where the stored row has one, and only there
     assert not same_column(pd.Series([1, 2]), pd.Series([1, 3])) and same_column(pd.Series(["a"]), pd.Series(["a"]))
+    # what the regression baseline computes follows float rounding (sweep.REGRESSION_RTOL): it gets 1e-2, the rest 1e-4
+    drift = x + np.array([0, 3.7 * 1.5e-3, 0, 0])  # the largest relative change another machine gave
+    assert same_column(x, drift, migration_rtol("random", "consensus")) and not same_column(x, drift)
+    assert migration_rtol("baseline:regression", "LSD") == REGRESSION_RTOL > migration_rtol("random", "LSD")
+    assert not same_column(x, x + np.array([0, 0.1, 0, 0]), REGRESSION_RTOL)
 
 
 def test_a_bank_names_the_grid_it_was_last_swept_with(tmp_path, tiny_corpus):

@@ -1,11 +1,12 @@
 """Band-code priors: what a shifted distribution of the band's gain code does to the real-audio bars.
 
 A band-code model (:mod:`tsrlib.models.tiny`) reads the band's gain and tilt from the mean of its initial noise over
-the invented band, a standard normal per candidate. This study rewrites each candidate's gain code ``z`` as
-``MEAN + STD z`` (:func:`tsrlib.models.tiny.write_band_code`; the tilt code and the rest of the noise unchanged) and
+the invented band, a standard normal per candidate. This study samples with the model's ``code_prior`` set to each
+``MEAN:STD`` in turn (:meth:`tsrlib.models.tiny.TinySR.initial_noise`: each candidate's gain code ``z`` becomes
+``MEAN + STD z``, the tilt code and the rest of the noise unchanged; ``tsr upsample --code-prior``) and
 measures, per domain and cutoff, what :func:`tsrlib.experiments.search_bars` measures: one sample (candidate 0), the
 mean candidate, the oracle best of ``--n`` and the search headroom against blind band replication, with paired 95 %
-intervals across clips. ``random`` is the model as it samples today (``MEAN, STD = 0, 1``). LSD can prefer a band
+intervals across clips. ``random`` is the model with no prior (``MEAN, STD = 0, 1``). LSD can prefer a band
 quieter than the true one, so it also prints how loud the invented band is (``band_db``: the energy above the cutoff,
 :func:`tsrlib.data.real.band_energy_db`, candidate minus reference, medians over every candidate and over the oracle's
 picks).
@@ -26,22 +27,8 @@ from pathlib import Path
 import pandas as pd
 from _study import parse_cutoffs, study_options
 
-from tsrlib import audio as tsa
-from tsrlib import experiments, metrics, sampler
-from tsrlib.data.real import band_energy_db
-from tsrlib.models import baselines, tiny
-
-
-def prior_noise(model: tiny.TinySR, cond, seed: int, n: int, prior: tuple[float, float] | None):
-    """Initial noises ``[n, 2F, L]`` of candidates ``0..n-1`` with their gain code ``z`` rewritten as
-    ``mean + std z`` (``prior = (mean, std)``; ``None``: as drawn)."""
-    x_T = sampler.CandidateNoise(seed, range(n)).initial(model.noise_shape(cond))
-    if prior is None:
-        return x_T
-    mask = cond.features["mask"].expand(n, -1)
-    code = tiny.read_band_code(x_T, mask)
-    code[:, 0] = prior[0] + prior[1] * code[:, 0]
-    return tiny.write_band_code(x_T, mask, code)
+from tsrlib import experiments
+from tsrlib.models import tiny
 
 
 def main() -> None:
@@ -57,61 +44,26 @@ def main() -> None:
     model = tiny.load(a.model)
     if not model.cfg.band_code:
         raise SystemExit(f"{a.model} has no band code: there is no gain code to move")
-    priors = {"random": None} | {p: tuple(float(v) for v in p.split(":")) for p in a.priors.split(",") if p}
+    priors = {"random": None} | {p: tiny.parse_code_prior(p) for p in a.priors.split(",") if p}
     path = Path(a.out) / f"code-prior-{a.split}.csv"
     log = experiments.ResultLog(path, ["model", "steps", "n", "seed", "prior", "clip", "cutoff"])
     t0 = time.time()
     for clip in experiments.clips_by_domain(a.corpus, a.clips, split=a.split):
         for cutoff in parse_cutoffs(a.cutoffs):
-            lr = tsa.degrade(clip.audio, clip.sr, cutoff, "cheby1")
-            cond = model.condition(lr, clip.sr, cutoff)
             key = dict(model=model.name, steps=a.steps, n=a.n, seed=a.seed, clip=clip.id, cutoff=cutoff)
-            br = metrics.lsd(clip.audio, baselines.band_replication(lr, clip.sr, cutoff))[0]
-            ref_db = band_energy_db(clip.audio, clip.sr, cutoff)
-            rows = []
-            for name, prior in priors.items():
-                if log.done(prior=name, **key):
-                    continue
-                x0, _ = sampler.sample_from(
-                    model, cond, prior_noise(model, cond, a.seed, a.n, prior), None, steps=a.steps
+            todo = {name: prior for name, prior in priors.items() if not log.done(prior=name, **key)}
+            if todo:
+                rows = experiments.code_prior_candidates(
+                    model, clip.audio, clip.sr, cutoff, todo, n=a.n, steps=a.steps, seed=a.seed
                 )
-                ys = model.decode(x0, cond)
-                lsd = metrics.lsd(clip.audio, ys)
-                rows += [
-                    {
-                        **key,
-                        "prior": name,
-                        "domain": clip.domain,
-                        "candidate": k,
-                        "LSD": v,
-                        "br": br,
-                        "band_db": band_energy_db(y, clip.sr, cutoff) - ref_db,
-                    }
-                    for k, (v, y) in enumerate(zip(lsd, ys))
-                ]
-            if rows:
-                log.append(pd.DataFrame(rows))
+                log.append(rows.assign(**key, domain=clip.domain))
         print(f"{clip.id} done at {time.time() - t0:.0f} s", flush=True)
     df = log.frame(model=model.name, steps=a.steps, n=a.n, seed=a.seed)
-    out = []
-    for name, g in df.groupby("prior"):
-        base = (
-            g[g.candidate == 0][["clip", "cutoff", "br"]]
-            .rename(columns={"br": "LSD"})
-            .assign(method="band replication")
-        )
-        picks = g.loc[g.groupby(["clip", "cutoff"]).LSD.idxmin()]
-        level = pd.DataFrame(
-            {
-                "band_db": g.groupby(["domain", "cutoff"]).band_db.median(),
-                "best_band_db": picks.groupby(["domain", "cutoff"]).band_db.median(),
-            }
-        ).reset_index()
-        out.append(experiments.search_bars(g, base).merge(level, on=["domain", "cutoff"]).assign(prior=name))
+    out = experiments.code_prior_bars(df)
     pd.set_option("display.width", 220)
     cols = ["clips", "bar", "one", "mean", "best", "headroom", "best_vs_bar", "mean_minus_bar_lo", "mean_minus_bar_hi"]
     cols += ["band_db", "best_band_db"]
-    print(pd.concat(out).set_index(["domain", "cutoff", "prior"])[cols].sort_index().round(3).to_string())
+    print(out.set_index(["domain", "cutoff", "prior"])[cols].sort_index().round(3).to_string())
 
 
 if __name__ == "__main__":

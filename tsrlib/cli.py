@@ -133,6 +133,12 @@ def upsample(
     reject_at: Optional[int] = typer.Option(
         None, "--reject-at", help="Rejection: the level (of --steps) where previews are scored (default steps/4)."
     ),
+    code_prior: Optional[str] = typer.Option(
+        None,
+        "--code-prior",
+        help="Draw the invented band's gain code from N(MEAN, STD^2): MEAN:STD (e.g. -1.5:1, quieter bands), or none. "
+        "Default: the model's own (the shipped models: none). Band-code models (tiny-real, tiny) only.",
+    ),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a JSON report of the search here."),
     replay: Optional[Path] = typer.Option(
         None,
@@ -165,9 +171,18 @@ def upsample(
             str(before["cutoff_hz"]),
             before["searcher"]["name"],
         )
+        if before.get("code_prior") is not None:
+            code_prior = ":".join(repr(float(v)) for v in before["code_prior"])
     if checkpoint is not None and model != "audiosr":
         raise ConfigError("--checkpoint is for --model audiosr; give a tsrlib model's .safetensors file as --model")
     m_ = None if model in baselines.METHODS else models.load(model, dev, checkpoint=checkpoint)
+    if code_prior is not None:
+        if not hasattr(m_, "with_code_prior"):
+            raise ConfigError(f"--code-prior moves a band-code model's noise; --model {model} has none")
+        from tsrlib.models.tiny import parse_code_prior
+
+        m_.with_code_prior(parse_code_prior(code_prior))
+    prior_used = getattr(getattr(m_, "cfg", None), "code_prior", None)
     x, file_sr = audio.load(input, sr=None)
     cut = None if cutoff == "auto" else _hz(cutoff, "--cutoff")
     if m_ is None:
@@ -247,7 +262,8 @@ def upsample(
         }
         if report is not None:
             report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(json.dumps(res.to_json() | {"model": model}, indent=2))  # the name --model took
+            names = {"model": model, "code_prior": prior_used}  # the name --model took, the prior it sampled with
+            report.write_text(json.dumps(res.to_json() | names, indent=2))
         if save_candidates is not None:
             for cid, a in res.audio_of.items():
                 audio.save(save_candidates / f"candidate-{cid:04d}.wav", a, res.sr)
@@ -263,6 +279,7 @@ def upsample(
             "eta": eta,
             "solver": solver,
             "nfe": nfe,
+            **({"code_prior": list(prior_used)} if prior_used else {}),
             **extra,
         }
     )

@@ -178,7 +178,18 @@ class ResultLog:
         return self._key(key[k] for k in self.keys) in self._done
 
     def append(self, rows: pd.DataFrame) -> None:
-        rows.to_csv(self.path, mode="a", header=not self.path.is_file() or not self.path.stat().st_size, index=False)
+        """Add ``rows`` under the file's header, in its column order (a new file takes ``rows``' order); rows with
+        other columns than the file's are a ConfigError naming them, never a misaligned CSV."""
+        fresh = not self.path.is_file() or not self.path.stat().st_size
+        if not fresh:
+            header = list(pd.read_csv(self.path, nrows=0).columns)
+            if set(header) != set(rows.columns):
+                raise ConfigError(
+                    f"{self.path} has columns {sorted(set(header) - set(rows.columns))} these rows lack and lacks "
+                    f"{sorted(set(rows.columns) - set(header))}; write them to another file"
+                )
+            rows = rows[header]
+        rows.to_csv(self.path, mode="a", header=fresh, index=False)
         self._done |= {self._key(row) for row in rows[self.keys].itertuples(index=False)}
 
     def frame(self, **match) -> pd.DataFrame:
@@ -548,6 +559,79 @@ def search_bars(
     return pd.DataFrame(rows)
 
 
+def code_prior_candidates(
+    model,
+    clip_audio: np.ndarray,
+    sr: int,
+    cutoff: float,
+    priors: dict[str, tuple[float, float] | None],
+    *,
+    n: int = 16,
+    steps: int = 25,
+    seed: int = 0,
+    filter: str = "cheby1",
+) -> pd.DataFrame:
+    """``n`` candidates of one clip under each gain-code prior of a band-code model (:mod:`tsrlib.models.tiny`).
+
+    ``clip_audio [T]`` is the reference at the model's rate ``sr`` (Hz), band-limited at ``cutoff`` (Hz) by
+    ``filter``; ``priors`` maps a name to ``(mean, std)``, or to ``None`` for none. Candidate ``k`` starts from the
+    same draw under every prior (candidate ``k`` of ``seed``). One row per prior and candidate: ``prior``,
+    ``candidate``, ``cutoff``, ``LSD`` against the reference, ``band_db`` (the energy above the cutoff in dB,
+    :func:`tsrlib.data.real.band_energy_db`, minus the reference's) and ``br`` (blind band replication's LSD, the bar;
+    the same on every row). The model's own prior is restored afterwards.
+    """
+    from tsrlib.data.real import band_energy_db
+    from tsrlib.models import baselines
+
+    if sr != model.sr:
+        raise ConfigError(f"code_prior_candidates compares at the model's rate, {model.sr} Hz; the clip is at {sr} Hz")
+    lr = tsa.degrade(clip_audio, sr, cutoff, filter)
+    cond = model.condition(lr, sr, cutoff)
+    br = float(metrics.lsd(clip_audio, baselines.band_replication(lr, sr, cutoff))[0])
+    ref_db = band_energy_db(clip_audio, sr, cutoff)
+    own, rows = model.cfg.code_prior, []
+    try:
+        for name, prior in priors.items():
+            model.with_code_prior(prior)
+            x_T = sampler.initial_noise(model, cond, sampler.CandidateNoise(seed, range(n)))
+            x0, _ = sampler.sample_from(model, cond, x_T, None, steps=steps)
+            ys = model.decode(x0, cond)
+            rows += [
+                {
+                    "prior": name,
+                    "candidate": k,
+                    "cutoff": cutoff,
+                    "LSD": float(v),
+                    "band_db": band_energy_db(y, sr, cutoff) - ref_db,
+                    "br": br,
+                }
+                for k, (v, y) in enumerate(zip(metrics.lsd(clip_audio, ys), ys))
+            ]
+    finally:
+        model.with_code_prior(own)
+    return pd.DataFrame(rows)
+
+
+def code_prior_bars(rows: pd.DataFrame, *, n: int | None = None, level: float = 0.95) -> pd.DataFrame:
+    """:func:`search_bars` for each prior of :func:`code_prior_candidates` rows (with ``clip`` and ``domain`` added),
+    against band replication, plus ``band_db`` (the median candidate's band energy against the reference's, dB) and
+    ``best_band_db`` (the same for the oracle's picks). One row per prior, domain and cutoff."""
+    out = []
+    for name, g in rows.groupby("prior", sort=False):
+        base = g[g.candidate == 0][["clip", "cutoff", "br"]].rename(columns={"br": "LSD"})
+        g = g if n is None else g[g.candidate < n]
+        picks = g.loc[g.groupby(["clip", "cutoff"]).LSD.idxmin()]
+        band = pd.DataFrame(
+            {
+                "band_db": g.groupby(["domain", "cutoff"]).band_db.median(),
+                "best_band_db": picks.groupby(["domain", "cutoff"]).band_db.median(),
+            }
+        ).reset_index()
+        bars = search_bars(g, base.assign(method="band replication"), level=level)
+        out.append(bars.merge(band, on=["domain", "cutoff"]).assign(prior=name))
+    return pd.concat(out, ignore_index=True)
+
+
 def verifier_agreement(
     df: pd.DataFrame, columns: list[str], *, target: str = "LSD", level: float = 0.95, group: list[str] = GROUP
 ) -> pd.DataFrame:
@@ -618,7 +702,7 @@ def x0_score_trajectory(
     out = sampler.sample_ddim(
         model,
         cond,
-        noise.initial(model.noise_shape(cond)),
+        sampler.initial_noise(model, cond, noise),
         schedule.timesteps(steps),
         eta=eta,
         noise=noise,

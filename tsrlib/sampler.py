@@ -72,6 +72,15 @@ class CandidateNoise:
         )
 
 
+def initial_noise(model: SRDiffusionModel, cond: Condition, noise: CandidateNoise) -> torch.Tensor:
+    """Each candidate's starting noise ``x_T [len(noise), *model.noise_shape(cond)]``: drawn from its own generator,
+    then passed through the model's ``initial_noise(x_T, cond)`` hook when it has one (a prior on the band code,
+    :meth:`tsrlib.models.tiny.TinySR.initial_noise`). Every search draws its starting noises here."""
+    x_T = noise.initial(model.noise_shape(cond))
+    hook = getattr(model, "initial_noise", None)
+    return x_T if hook is None else hook(x_T, cond)
+
+
 @dataclass
 class SampleOutput:
     """``x``: the final ``x_0`` (or ``x_t`` at ``ts[stop]`` when stopped early), ``[N, ...]``.
@@ -244,7 +253,7 @@ def generate(
             x0, n = sample_from(
                 model,
                 cond,
-                noise.initial(model.noise_shape(cond)),
+                initial_noise(model, cond, noise),
                 noise,
                 steps=steps,
                 eta=eta,

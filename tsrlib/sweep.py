@@ -438,11 +438,26 @@ across library versions: in a fresh environment (onnxruntime 1.32) the code that
 DNSMOS SIG by up to 9e-5 MOS (3e-5 relative), a hundred times below any interval the book reports."""
 
 
-def same_column(a: pd.Series, b: pd.Series) -> bool:
-    """Whether two columns of rows agree: floats to :data:`MIGRATION_RTOL` with NaN in the same places, anything
-    else exactly."""
+REGRESSION_RTOL = 1e-2
+"""The same, for what the regression baseline computes: the ``consensus`` column of every row, and every float of the
+regression baseline's own row. That model reads the input's empty band, float rounding noise which the STFT's
+compression (``|X|^0.3``: -100 dB becomes -30 dB) lifts to where the network sees it, so its output follows the
+rounding: a 1e-6 relative change of the input's level moves its LSD-HF against the input by 1.6e-3 (``tiny-real``,
+whose condition holds band replication there, by 1e-7). On another machine of the same kind, the very code that made
+the book's bank reproduced those values only to 2.3e-2 absolute (a continuity score near -32), 1.5e-3 relative; every
+other value to 1e-4. The empty band is fixed by retraining (mask it in the condition), which changes the baseline."""
+
+
+def migration_rtol(search: str, column: str) -> float:
+    """The tolerance a migration compares ``column`` of ``search``'s rows (a label, as :func:`label_of`) to."""
+    return REGRESSION_RTOL if column == "consensus" or search == "baseline:regression" else MIGRATION_RTOL
+
+
+def same_column(a: pd.Series, b: pd.Series, rtol: float = MIGRATION_RTOL) -> bool:
+    """Whether two columns of rows agree: floats to ``rtol`` (relative, and absolute near 0) with NaN in the same
+    places, anything else exactly."""
     if a.dtype.kind == "f" and b.dtype.kind == "f":
-        return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=MIGRATION_RTOL, atol=MIGRATION_RTOL, equal_nan=True))
+        return bool(np.allclose(a.to_numpy(), b.to_numpy(), rtol=rtol, atol=rtol, equal_nan=True))
     return a.equals(b)
 
 
@@ -452,10 +467,11 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
     A bank records the digest of the code that made its rows (:func:`~tsrlib.bank.scoring_version`), and a change to
     any of that code (a refactor, a new model backend) makes it stale. This reruns, with this code, the first stored
     cell of each of the grid's searches in each domain, and compares every column of their rows (but
-    :data:`IGNORED_IN_MIGRATION`) with the stored ones (:func:`same_column`: floats to float32 rounding, the rest
-    exactly). Only when all agree does it rewrite the bank's rows under this code's digest and cell keys (merged into
-    ``rows.parquet``) and record the migration, with the cells it checked and the largest difference found, under
-    ``migrations`` in ``bank.json``. Otherwise it raises :class:`~tsrlib.bank.BankMismatchError` naming the cell and
+    :data:`IGNORED_IN_MIGRATION`) with the stored ones (:func:`same_column`: floats to :data:`MIGRATION_RTOL`, what the
+    regression baseline computes to :data:`REGRESSION_RTOL`, the rest exactly). Only when all agree does it rewrite
+    the bank's rows under this code's digest and cell keys (merged into ``rows.parquet``) and record the migration,
+    with the cells it checked and the largest differences found (``largest_regression_difference`` for the regression
+    baseline's values), under ``migrations`` in ``bank.json``. Otherwise it raises :class:`~tsrlib.bank.BankMismatchError` naming the cell and
     the columns that differ, and changes nothing.
 
     Raises the same error when the bank's weights are not the grid model's, or it holds cells of another grid.
@@ -490,7 +506,7 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
             firsts[which] = cell
     df = bank.frame()
     worker = Worker(grid)
-    checked, worst = [], 0.0
+    checked, worst, worst_regression = [], 0.0, 0.0
     for (label, _), cell in firsts.items():
         if progress:
             print(f"migrate: rerunning {label} on {cell.clip.id} at {cell.cutoff:.0f} Hz", flush=True)
@@ -505,16 +521,19 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
             if len(fresh) != len(old):
                 differ = ["(row count)"]
             else:
-                differ = [c for c in old.columns if not same_column(old[c], fresh[c])]
+                differ = [c for c in old.columns if not same_column(old[c], fresh[c], migration_rtol(label, c))]
         if differ:
             raise BankMismatchError(
                 f"{bank.path}: code {new} does not reproduce cell {cell.key} ({label}) of code {bank.code}: "
                 f"{', '.join(differ[:6])} differ. Its rows are another code's evidence: regenerate the bank "
                 "(`tsr sweep GRID --out NEW_DIR`)"
             )
-        floats = [c for c in old.columns if old[c].dtype.kind == "f"]
-        gaps = np.nan_to_num(np.abs(old[floats].to_numpy() - fresh[floats].to_numpy()))
-        worst = max(worst, float(gaps.max(initial=0.0)))
+        for c in (c for c in old.columns if old[c].dtype.kind == "f"):
+            gap = float(np.nan_to_num(np.abs(old[c].to_numpy() - fresh[c].to_numpy())).max(initial=0.0))
+            if migration_rtol(label, c) == MIGRATION_RTOL:
+                worst = max(worst, gap)
+            else:
+                worst_regression = max(worst_regression, gap)
         checked.append(new_key[cell.key])
     bank.write_rows(df.assign(code=new, cell=df["cell"].map(new_key)))
     history = bank.header.get("migrations", []) + [
@@ -523,6 +542,7 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
             "to": new,
             "checked": checked,
             "largest_difference": worst,
+            "largest_regression_difference": worst_regression,
             "date": datetime.date.today().isoformat(),
             "environment": library_versions(),
         }

@@ -12,6 +12,10 @@ batched together. So a model says:
   evaluations *per candidate* that took (1 without guidance, 2 with it), which the sampler counts as NFE;
 * :meth:`decode`: candidates' ``x0`` to audio ``[N, T]`` at the model's rate, with the input's low
   band restored (the consistency step AudioSR performs after generation).
+
+A model may also offer ``initial_noise(x_T, cond) -> x_T``, which maps the standard normal draws of its candidates'
+starting noises to the noises it samples from (the embedded model's prior on its band code); without it they are used
+as drawn. :func:`tsrlib.sampler.initial_noise` applies it wherever a search draws starting noises.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +71,28 @@ class ModelConfig:
     prior: str = "none"  # or "band-replication": start from the blind DSP estimate (see prior below)
     prior_smoothing: tuple[int, int] = (3, 5)  # bins and frames over which the prior's level is averaged (odd)
     silence_gate_db: float | None = None  # invent nothing in frames this far (dB) below the input's loudest (decode)
+    code_prior: tuple[float, float] | None = None  # (mean, std) of the gain code at sampling (see band code below)
 
     def __post_init__(self) -> None:
         if self.mode not in ("diffusion", "regression"):
             raise ConfigError(f"mode must be diffusion or regression, got {self.mode!r}")
         if self.prior not in ("none", "band-replication"):
             raise ConfigError(f"unknown prior {self.prior!r}; use none or band-replication")
+        if self.code_prior is not None:
+            object.__setattr__(self, "code_prior", check_code_prior(self.code_prior))  # floats: one repr, one hash
+            if not self.band_code:
+                raise ConfigError("a code_prior needs a band_code model: without one there is no gain code to move")
+
+    def __repr__(self) -> str:
+        """The dataclass repr, less the fields of :data:`LATER_FIELDS` while they hold their defaults: a model's
+        fingerprint (:func:`tsrlib.search.cache.model_fingerprint`) hashes this repr, and a field added to the
+        config must not change the fingerprint of the models (and the score banks) made before it existed."""
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if not (f.name in LATER_FIELDS and getattr(self, f.name) == f.default)
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @property
     def bins(self) -> int:
@@ -92,7 +108,34 @@ class ModelConfig:
         names = {f.name for f in fields(cls)}
         if unknown := sorted(set(raw) - names):
             raise ConfigError(f"unknown model config keys {unknown}; known: {sorted(names)}")
-        return cls(**{k: tuple(v) if k in ("dilations", "prior_smoothing") else v for k, v in raw.items()})
+        tuples = ("dilations", "prior_smoothing", "code_prior")
+        return cls(**{k: tuple(v) if k in tuples and v is not None else v for k, v in raw.items()})
+
+
+LATER_FIELDS = ("code_prior",)
+""":class:`ModelConfig` fields added after models were shipped; :meth:`ModelConfig.__repr__` leaves them out at their
+defaults, so that those models keep their fingerprints."""
+
+
+def check_code_prior(prior: tuple[float, float]) -> tuple[float, float]:
+    """``prior`` as ``(mean, std)`` floats; a ConfigError unless it is two finite numbers with ``std > 0``."""
+    try:
+        mean, std = (float(v) for v in prior)
+    except (TypeError, ValueError):
+        raise ConfigError(f"a code prior is (mean, std), two numbers; got {prior!r}") from None
+    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+        raise ConfigError(f"a code prior needs a finite mean and a finite std > 0; got mean {mean}, std {std}")
+    return mean, std
+
+
+def parse_code_prior(text: str) -> tuple[float, float] | None:
+    """``"MEAN:STD"`` (e.g. ``"-1.5:1"``) as ``(mean, std)``; ``"none"`` as ``None``. A ConfigError otherwise."""
+    if text.strip().lower() == "none":
+        return None
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ConfigError(f"a code prior is MEAN:STD, e.g. -1.5:1, or none; got {text!r}")
+    return check_code_prior(parts)
 
 
 # ------------------------------------------------------------------------------------------ STFT codec
@@ -227,7 +270,9 @@ class FrameNet(nn.Module):
 # for untouched noise. The noise stays white Gaussian, so sampling is unchanged, and the model reads the
 # code from its noisy input and learns to follow it. At inference every initial noise carries a code
 # drawn from the prior, so candidates differ in level and tilt as recordings do. Offset noise (Guttenberg
-# 2023) frees a global statistic the same way.
+# 2023) frees a global statistic the same way. Training draws the codes from N(0, 1); a ``code_prior``
+# ``(mean, std)`` in the config draws the gain code from N(mean, std^2) at sampling instead
+# (:meth:`TinySR.initial_noise`), which moves where search looks: tools/code_prior_study.py measures it.
 def _band_sums(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Sums of the real and imaginary parts of ``x [N, 2F, L]`` over bins outside ``mask [N, F]`` and all
     frames, ``[N, 2]``, and the number of values each sum covers, ``[N, 1]``."""
@@ -334,6 +379,28 @@ class TinySR(nn.Module):
 
     def noise_shape(self, cond: Condition) -> tuple[int, ...]:
         return tuple(cond.features["cond"].shape[1:])
+
+    def initial_noise(self, x_T: torch.Tensor, cond: Condition) -> torch.Tensor:
+        """Candidates' starting noises ``x_T [N, 2F, L]`` as drawn (standard normal) -> as sampled from.
+
+        With a ``code_prior`` ``(mean, std)`` in the config, each candidate's gain code ``z`` (the scaled mean of
+        the noise's real parts over the invented band; see band code) becomes ``mean + std * z``: a negative mean
+        draws quieter bands. The tilt code and every deviation from the band's mean are kept. Without a prior this
+        is ``x_T`` itself. Every search calls it through :func:`tsrlib.sampler.initial_noise`.
+        """
+        if self.cfg.code_prior is None:
+            return x_T
+        mean, std = self.cfg.code_prior
+        mask = cond.features["mask"].to(x_T.device).expand(x_T.shape[0], -1)
+        code = read_band_code(x_T, mask)
+        code[:, 0] = mean + std * code[:, 0]
+        return write_band_code(x_T, mask, code)
+
+    def with_code_prior(self, prior: tuple[float, float] | None) -> TinySR:
+        """This model (changed in place, and returned) sampling with another gain-code prior (``None``: none).
+        The model's fingerprint, and so its cache keys and bank identity, follow the config."""
+        self.cfg = replace(self.cfg, code_prior=prior)
+        return self
 
     # -- network ----------------------------------------------------------------------------------------
     def preconditioning(self, t: torch.Tensor, device: torch.device):

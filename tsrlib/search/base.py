@@ -56,6 +56,10 @@ class Run:
         self.verifier_seconds = 0.0
 
     # -------------------------------------------------------------------------------------- sampling
+    def initial(self, noise: sampler.CandidateNoise) -> torch.Tensor:
+        """The starting noises ``x_T [len(noise), ...]`` of ``noise``'s candidates (:func:`tsrlib.sampler.initial_noise`)."""
+        return sampler.initial_noise(self.model, self.cond, noise)
+
     def sample(self, x_T: torch.Tensor, noise: sampler.CandidateNoise) -> np.ndarray:
         """Finish candidates from initial noises ``x_T [n, ...]`` (batched, cached); returns audio ``[n, T]``.
 

@@ -75,7 +75,7 @@ class SearchOverPaths(Searcher):
     def _search(self, run: Run) -> int:
         ts = schedule.timesteps(self.steps)
         noise = sampler.CandidateNoise(run.seed, range(self.n), run.device)
-        x = noise.initial(run.shape)
+        x = run.initial(noise)
         if self.first > 0:
             x = sampler.sample_ddim(
                 run.model, run.cond, x, ts, eta=self.eta, noise=noise, stop=self.first, guidance_scale=self.guidance

@@ -41,7 +41,7 @@ class RandomSearch(Searcher):
 
     def _search(self, run: Run) -> int:
         noise = sampler.CandidateNoise(run.seed, range(self.n), run.device)
-        x_T = noise.initial(run.shape)
+        x_T = run.initial(noise)
         chunks = range(0, self.n, self.batch_size)
         audio = [
             run.sample(x_T[b : b + self.batch_size], noise.subset(range(b, min(b + self.batch_size, self.n))))

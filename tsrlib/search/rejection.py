@@ -81,7 +81,7 @@ class EarlyRejection(Searcher):
     def _search(self, run: Run) -> int:
         ts = schedule.timesteps(self.steps)
         noise = sampler.CandidateNoise(run.seed, range(self.n), run.device)
-        x_T = noise.initial(run.shape)
+        x_T = run.initial(noise)
         level, states, previews = self.reject_at, [], []
         for rows in self._batches(self.n):
             out = self._advance(run, x_T[rows.start : rows.stop], noise.subset(rows), ts, stop=level)

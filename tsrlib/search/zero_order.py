@@ -85,7 +85,7 @@ class ZeroOrderSearch(Searcher):
 
     def _fresh(self, run: Run, index: int) -> tuple[torch.Tensor, sampler.CandidateNoise]:
         noise = sampler.CandidateNoise(run.seed, [index], run.device)
-        return noise.initial(run.shape), noise
+        return run.initial(noise), noise
 
     def _search(self, run: Run) -> int:
         next_index = 1
@@ -99,7 +99,7 @@ class ZeroOrderSearch(Searcher):
             idx = list(range(next_index, next_index + self.n))
             next_index += self.n
             noise = sampler.CandidateNoise(run.seed, idx, run.device)
-            eps = noise.initial(run.shape)
+            eps = noise.initial(run.shape)  # directions, not starting noises: no code prior here
             u = torch.stack([torch.rand((), generator=g) for g in noise.gens])
             x_n = neighbours(x_p[0], eps, u, self.lam, self.neighbourhood)
             audio = run.sample(x_n, noise)
