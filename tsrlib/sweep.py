@@ -471,8 +471,8 @@ def migrate_bank(grid: Grid, out: str | Path, *, progress: bool = True) -> Score
     regression baseline computes to :data:`REGRESSION_RTOL`, the rest exactly). Only when all agree does it rewrite
     the bank's rows under this code's digest and cell keys (merged into ``rows.parquet``) and record the migration,
     with the cells it checked and the largest differences found (``largest_regression_difference`` for the regression
-    baseline's values), under ``migrations`` in ``bank.json``. Otherwise it raises :class:`~tsrlib.bank.BankMismatchError` naming the cell and
-    the columns that differ, and changes nothing.
+    baseline's values), under ``migrations`` in ``bank.json``. Otherwise it raises
+    :class:`~tsrlib.bank.BankMismatchError` naming the cell and the columns that differ, and changes nothing.
 
     Raises the same error when the bank's weights are not the grid model's, or it holds cells of another grid.
     Returns the bank (None when there is none at ``out`` yet).
