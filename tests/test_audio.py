@@ -81,6 +81,16 @@ def test_check_audio_rejects_bad_input(bad, match):
         audio.check_audio(bad, SR)
 
 
+def test_check_audio_refuses_audio_shorter_than_asked(noise):
+    n = int(audio.MIN_SECONDS * SR)
+    assert len(audio.check_audio(noise[:n], SR, min_seconds=audio.MIN_SECONDS)) == n
+    with pytest.raises(AudioInputError, match=f"{n - 1} samples at {SR} Hz .* too short"):
+        audio.check_audio(noise[: n - 1], SR, min_seconds=audio.MIN_SECONDS)
+    assert len(audio.check_audio(noise[:1] + 0.5, SR)) == 1  # no minimum unless asked: verifiers score short audio
+    with pytest.raises(AudioInputError, match="too short"):
+        audio.detect_cutoff(noise[:100], SR)
+
+
 def test_check_audio_warns_on_clipping(noise):
     with pytest.warns(UserWarning, match="clipped"):
         audio.check_audio(np.clip(noise * 100, -1, 1), SR)

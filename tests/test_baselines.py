@@ -90,6 +90,10 @@ def test_baselines_refuse_bad_input_clearly():
         baselines.band_replication(np.zeros(SR, np.float32), SR, 4000.0)
     with pytest.raises(audio.AudioInputError, match="Nyquist"):
         baselines.sbr(tone(1000.0), SR, 12000.0)
+    short = tone(1000.0)[: int(0.1 * SR)]  # a tenth of a second: fewer samples than a few STFT windows
+    for name, f in baselines.METHODS.items():
+        with pytest.raises(audio.AudioInputError, match="too short"):
+            f(short, SR, 4000.0)
 
 
 def test_band_offset_reads_back_a_known_gain_and_tilt():

@@ -65,6 +65,7 @@ def _bad_files(tmp_path):
         "empty": tmp_path / "empty.wav",
         "silent": tmp_path / "silent.wav",
         "nan": tmp_path / "nan.wav",
+        "short": tmp_path / "short.wav",
     }
     files["corrupt"].write_bytes(b"not audio at all" * 10)
     sf.write(files["empty"], np.zeros(0, np.float32), SR)
@@ -72,6 +73,7 @@ def _bad_files(tmp_path):
     x = np.full(SR, 0.1, np.float32)
     x[100] = np.nan
     sf.write(files["nan"], x, SR, subtype="FLOAT")
+    sf.write(files["short"], x[200:300], SR, subtype="FLOAT")  # 100 samples: under audio.MIN_SECONDS
     return files
 
 
@@ -85,6 +87,22 @@ def test_bad_files_give_one_line_errors(tmp_path, case, message):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert r.stderr.startswith("error:") and message in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("upsample", "{f}", "-o", "{o}", "--steps", 2),
+        ("upsample", "{f}", "-o", "{o}", "--cutoff", 4000, "--steps", 2, "--search", "random", "--n", 2),
+        ("upsample", "{f}", "-o", "{o}", "--model", "band-replication"),
+        ("cutoff", "{f}"),
+    ],
+)
+def test_audio_too_short_to_upsample_is_one_line(tmp_path, args):
+    f = _bad_files(tmp_path)["short"]
+    r = tsr(*(str(a).format(f=f, o=tmp_path / "o.wav") for a in args), check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: ") and "too short" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("cutoff,message", [(12000, "Nyquist"), (15000, "Nyquist"), (400, "below")])

@@ -61,6 +61,17 @@ def test_condition_detects_cutoff_and_resamples(random_model, speechlike):
     assert random_model.noise_shape(cond) == (514, len(speechlike) // 128 + 1)
 
 
+def test_condition_refuses_short_input_and_notes_an_untrained_cutoff(random_model, speechlike, recwarn):
+    with pytest.raises(audio.AudioInputError, match="too short"):
+        random_model.condition(speechlike[: int(0.2 * SR)], SR, 4000.0)
+    random_model.condition(speechlike, SR, 4000.0)
+    assert not [w for w in recwarn if "trained on" in str(w.message)]
+    lo, hi = tiny.TRAINED_CUTOFFS_HZ
+    for cutoff in (0.9 * lo, 1.05 * hi):
+        with pytest.warns(UserWarning, match=f"cutoff {cutoff:.0f} Hz is outside the {lo:.0f}-{hi:.0f} Hz"):
+            random_model.condition(speechlike, SR, cutoff)
+
+
 def test_save_load_round_trip(random_model, speechlike, tmp_path):
     path = random_model.save(tmp_path / "m.safetensors")
     loaded = tiny.load(path)

@@ -32,6 +32,10 @@ MODEL_SR: int = 24_000
 MIN_CUTOFF_HZ: float = 500.0
 """Lowest input bandwidth tsrlib accepts, in Hz."""
 
+MIN_SECONDS: float = 0.25
+"""Shortest input the models and the DSP baselines accept, in seconds: their STFTs need a few full windows (up to
+1024 samples) to detect a cutoff and fill a band; the verifiers score shorter audio."""
+
 MAX_SECONDS: float = 600.0
 """Longest input accepted by :func:`load` unless ``max_seconds`` says otherwise (10 minutes)."""
 
@@ -43,12 +47,14 @@ FILTER_FAMILIES: tuple[str, ...] = ("butter", "cheby1", "ellip", "bessel")
 
 
 # --------------------------------------------------------------------------------------------- checks
-def check_audio(audio: np.ndarray, sr: int, *, name: str = "audio", allow_silent: bool = False) -> np.ndarray:
+def check_audio(
+    audio: np.ndarray, sr: int, *, name: str = "audio", allow_silent: bool = False, min_seconds: float = 0.0
+) -> np.ndarray:
     """Validate mono audio and return it as contiguous float32 ``[T]``.
 
     Raises :class:`AudioInputError` with a one-line reason for: a non-positive sample rate, more than one
-    dimension, zero samples, NaN or infinite samples, and (unless ``allow_silent``) an RMS level below
-    :data:`SILENCE_DBFS`. Clipped audio (over 1% of samples at full scale) only warns: it can still be
+    dimension, zero samples, fewer than ``min_seconds`` (s; the models and baselines ask for :data:`MIN_SECONDS`),
+    NaN or infinite samples, and (unless ``allow_silent``) an RMS level below :data:`SILENCE_DBFS`. Clipped audio (over 1% of samples at full scale) only warns: it can still be
     upsampled, but the clipping distortion will be upsampled too.
     """
     if not isinstance(sr, (int, np.integer)) or sr <= 0:
@@ -58,6 +64,11 @@ def check_audio(audio: np.ndarray, sr: int, *, name: str = "audio", allow_silent
         raise AudioInputError(f"{name}: expected mono audio of shape [T], got shape {tuple(x.shape)}; mix down first")
     if x.size == 0:
         raise AudioInputError(f"{name}: the audio is empty (0 samples)")
+    if x.shape[0] < min_seconds * sr:
+        raise AudioInputError(
+            f"{name}: {x.shape[0]} samples at {sr} Hz ({1000 * x.shape[0] / sr:.1f} ms) is too short; "
+            f"at least {min_seconds:g} s is needed"
+        )
     if not np.issubdtype(x.dtype, np.floating):
         raise AudioInputError(f"{name}: expected floating-point samples, got dtype {x.dtype}")
     if not np.all(np.isfinite(x)):
@@ -320,7 +331,7 @@ def detect_cutoff(
     Accuracy is a few percent for sharp filters (Chebyshev, elliptic, Butterworth); gentle ones
     (Bessel) read higher, since their output really has energy past the nominal cutoff.
     """
-    x = check_audio(audio, sr, name="detect_cutoff input")
+    x = check_audio(audio, sr, name="detect_cutoff input", min_seconds=MIN_SECONDS)
     f, db = mean_power_db(x, sr)
     width = max(1, int(round(100.0 / (f[1] - f[0]))))
     db = np.convolve(db, np.ones(width) / width, mode="same")

@@ -54,7 +54,7 @@ def upsample(
         chunk_seconds = getattr(model, "max_chunk_seconds", 20.0)
     if guidance_scale is None:
         guidance_scale = getattr(model, "guidance_scale", 1.0)
-    x = tsa.check_audio(x, sr, name="input")
+    x = tsa.check_audio(x, sr, name="input", min_seconds=tsa.MIN_SECONDS)
     if sr != model.sr:
         x = tsa.resample(x, sr, model.sr)
     cutoff = tsa.detect_cutoff(x, model.sr) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, model.sr)

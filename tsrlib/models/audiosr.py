@@ -284,7 +284,7 @@ class AudioSR:
         """Prepare band-limited ``lr_audio [T]`` (at ``sr`` Hz, resampled to 48 kHz): mean removed and peak-normalised to
         0.5 as upstream does, zero-padded to a multiple of ``pad_seconds`` (``features["wave"]``, ``[1, T']``), its log-mel
         and the VAE posterior mean of it (the concat condition, ``[1, 16, frames / 8, 32]``)."""
-        x = tsa.check_audio(lr_audio, sr, name="input")
+        x = tsa.check_audio(lr_audio, sr, name="input", min_seconds=tsa.MIN_SECONDS)
         if sr != SR:
             x = tsa.resample(x, sr, SR)
         cutoff = tsa.detect_cutoff(x, SR) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, SR)

@@ -58,7 +58,7 @@ def _added_band(
 ) -> np.ndarray:
     """The band above ``cutoff_hz`` made by ``shape(spec, mags, kc) -> magnitudes above kc``, with random phase,
     high-passed at the cutoff. ``[T]`` float64."""
-    x = tsa.check_audio(lr, sr, name="baseline input").astype(np.float64)
+    x = tsa.check_audio(lr, sr, name="baseline input", min_seconds=tsa.MIN_SECONDS).astype(np.float64)
     tsa.check_cutoff(cutoff_hz, sr)
     spec = _stft(x)
     kc = int(np.ceil(cutoff_hz * N_FFT / sr))
@@ -126,7 +126,7 @@ def sbr(
 
 def noise_fill(lr: np.ndarray, sr: int, cutoff_hz: float, gain_db: float, seed: int = 0) -> np.ndarray:
     """``lr [T]`` plus white noise high-passed at ``cutoff_hz`` (8th-order Butterworth), at ``gain_db`` dBFS RMS."""
-    x = tsa.check_audio(lr, sr, name="noise_fill input")
+    x = tsa.check_audio(lr, sr, name="noise_fill input", min_seconds=tsa.MIN_SECONDS)
     n = _highpass(np.random.default_rng(seed).standard_normal(len(x)), sr, tsa.check_cutoff(cutoff_hz, sr))
     n *= 10 ** (gain_db / 20) / max(np.sqrt(np.mean(n**2)), 1e-12)
     return (x + n).astype(np.float32)

@@ -49,6 +49,7 @@ from tsrlib.errors import CheckpointError, ConfigError
 from tsrlib.models.protocol import Condition
 
 LEVEL_DBFS = -23.0  # inputs are normalised to this RMS level before the network sees them
+TRAINED_CUTOFFS_HZ = (2000.0, 11000.0)  # the trainer's cutoffs (train.data.SegmentSampler); outside them, a notice
 
 
 @dataclass(frozen=True)
@@ -366,11 +367,18 @@ class TinySR(nn.Module):
 
     def condition(self, lr_audio: np.ndarray, sr: int, cutoff_hz: float | None = None) -> Condition:
         """Prepare band-limited audio ``[T]`` at any rate: resample, check, detect the cutoff, normalise the level."""
-        x = tsa.check_audio(lr_audio, sr, name="input")
+        x = tsa.check_audio(lr_audio, sr, name="input", min_seconds=tsa.MIN_SECONDS)
         if sr != self.sr:
             x = tsa.resample(x, sr, self.sr)
         cutoff = tsa.detect_cutoff(x, self.sr) if cutoff_hz is None else float(cutoff_hz)
         tsa.check_cutoff(cutoff, self.sr)
+        lo, hi = TRAINED_CUTOFFS_HZ
+        if not lo <= cutoff <= hi:
+            warnings.warn(
+                f"cutoff {cutoff:.0f} Hz is outside the {lo:.0f}-{hi:.0f} Hz the model was trained on; "
+                "the invented band may be far too loud or too quiet",
+                stacklevel=2,
+            )
         x, loud = tsa.normalize_loudness(x, LEVEL_DBFS)
         feats = self.features(torch.from_numpy(x)[None].to(self.device), cutoff)
         return Condition(

@@ -262,7 +262,7 @@ class Searcher:
             searcher.guidance_scale = float(model.guidance_scale)
         searcher = searcher.fit(budget) if budget is not None else searcher
         sr = model.sr if sr is None else sr
-        x = tsa.check_audio(lr_audio, sr, name="input")
+        x = tsa.check_audio(lr_audio, sr, name="input", min_seconds=tsa.MIN_SECONDS)
         if len(x) > MAX_SEARCH_SECONDS * sr:
             raise AudioInputError(
                 f"input is {len(x) / sr:.0f} s long; a search holds every candidate in memory, "

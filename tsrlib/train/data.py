@@ -40,7 +40,7 @@ from tsrlib import audio as tsa
 from tsrlib.data import manifest as mf
 from tsrlib.data.real import bandwidth_of
 from tsrlib.errors import ConfigError, DataError
-from tsrlib.models.tiny import LEVEL_DBFS
+from tsrlib.models.tiny import LEVEL_DBFS, TRAINED_CUTOFFS_HZ
 
 
 def reshape_band(band: np.ndarray, sr: int, cutoff_hz: float, gain_db: float, tilt_db: float) -> np.ndarray:
@@ -97,7 +97,7 @@ class SegmentSampler:
         domains=mf.DOMAINS,
         segment_seconds: float = 0.75,
         sr: int = tsa.MODEL_SR,
-        cutoff_range: tuple[float, float] = (2000.0, 11000.0),
+        cutoff_range: tuple[float, float] = TRAINED_CUTOFFS_HZ,
         hf_gain_db: float = 0.0,
         hf_tilt_db: float = 0.0,
         band_code: bool = False,
