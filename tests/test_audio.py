@@ -91,6 +91,18 @@ def test_check_audio_refuses_audio_shorter_than_asked(noise):
         audio.detect_cutoff(noise[:100], SR)
 
 
+def test_band_cutoff_checks_a_given_cutoff_and_says_when_it_detected_one(noise):
+    tone = 0.3 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR).astype(np.float32)  # nothing above 300 Hz
+    assert audio.band_cutoff(tone, SR, 4000) == 4000.0
+    with pytest.raises(AudioInputError, match=r"^detected cutoff \d+ Hz is below .*give the cutoff"):
+        audio.band_cutoff(tone, SR)
+    with pytest.raises(AudioInputError, match=r"^cutoff 400 Hz is below"):
+        audio.band_cutoff(tone, SR, 400.0)
+    assert audio.band_cutoff(audio.degrade(noise, SR, 6000), SR) == audio.detect_cutoff(
+        audio.degrade(noise, SR, 6000), SR
+    )
+
+
 def test_check_audio_warns_on_clipping(noise):
     with pytest.warns(UserWarning, match="clipped"):
         audio.check_audio(np.clip(noise * 100, -1, 1), SR)

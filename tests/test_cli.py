@@ -105,10 +105,25 @@ def test_audio_too_short_to_upsample_is_one_line(tmp_path, args):
     assert r.stderr.strip().splitlines()[-1].startswith("error: ") and "too short" in r.stderr, r.stderr
 
 
+def test_a_detected_cutoff_below_the_minimum_says_how_to_give_one(tmp_path):
+    sf.write(tmp_path / "hum.wav", 0.3 * np.sin(2 * np.pi * 300 * np.arange(8000) / 8000), 8000)  # 1 s at 8 kHz
+    r = tsr("upsample", tmp_path / "hum.wav", "-o", tmp_path / "o.wav", "--steps", 2, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("error: detected cutoff") and "--cutoff HZ" in r.stderr, r.stderr
+    tsr("upsample", tmp_path / "hum.wav", "-o", tmp_path / "o.wav", "--steps", 2, "--cutoff", 3500)
+    assert sf.info(tmp_path / "o.wav").samplerate == 24_000  # the model's rate
+
+
 @pytest.mark.parametrize("cutoff,message", [(12000, "Nyquist"), (15000, "Nyquist"), (400, "below")])
 def test_bad_cutoffs_give_one_line_errors(wav, tmp_path, cutoff, message):
     r = tsr("degrade", wav, "-o", tmp_path / "o.wav", "--cutoff", cutoff, check=False)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_clipped_input_gets_one_notice_of_the_file(tmp_path, noise):
+    sf.write(tmp_path / "loud.wav", np.clip(20 * noise, -1, 1), SR)
+    r = tsr("upsample", tmp_path / "loud.wav", "-o", tmp_path / "o.wav", "--cutoff", 4000, "--steps", 2)
+    assert r.stderr.count("looks clipped") == 1 and "notice: loud.wav: " in r.stderr, r.stderr
 
 
 def test_stereo_input_gets_a_notice(tmp_path, noise):

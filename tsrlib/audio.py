@@ -24,7 +24,7 @@ import soundfile as sf
 import soxr
 from scipy import signal
 
-from tsrlib.errors import AudioInputError, ConfigError
+from tsrlib.errors import AudioInputError, ClippingWarning, ConfigError
 
 MODEL_SR: int = 24_000
 """Working sample rate of the embedded model, in Hz."""
@@ -80,7 +80,9 @@ def check_audio(
     clipped = float(np.mean(np.abs(x) >= 0.999))
     if clipped > 0.01:
         warnings.warn(
-            f"{name}: {100 * clipped:.1f}% of samples are at full scale; the input looks clipped", stacklevel=2
+            f"{name}: {100 * clipped:.1f}% of samples are at full scale; the input looks clipped",
+            ClippingWarning,
+            stacklevel=2,
         )
     return x
 
@@ -92,10 +94,24 @@ def check_cutoff(cutoff_hz: float, sr: int) -> float:
     except (TypeError, ValueError):
         raise AudioInputError(f"cutoff must be a number in Hz, got {cutoff_hz!r}") from None
     if not np.isfinite(c) or c < MIN_CUTOFF_HZ:
-        raise AudioInputError(f"cutoff {cutoff_hz} Hz is below the supported minimum of {MIN_CUTOFF_HZ:.0f} Hz")
+        shown = f"{c:.0f}" if np.isfinite(c) else f"{cutoff_hz}"
+        raise AudioInputError(f"cutoff {shown} Hz is below the supported minimum of {MIN_CUTOFF_HZ:.0f} Hz")
     if c >= sr / 2:
         raise AudioInputError(f"cutoff {c:.0f} Hz is at or above the Nyquist frequency ({sr / 2:.0f} Hz at {sr} Hz)")
     return c
+
+
+def band_cutoff(audio: np.ndarray, sr: int, cutoff_hz: float | None = None) -> float:
+    """The cutoff (Hz) to super-resolve ``audio [T]`` at ``sr`` Hz from: ``cutoff_hz`` checked by
+    :func:`check_cutoff`, or, when it is ``None``, :func:`detect_cutoff`'s estimate checked the same way, with an error
+    that says the cutoff was detected and how to give it instead."""
+    if cutoff_hz is not None:
+        return check_cutoff(cutoff_hz, sr)
+    detected = detect_cutoff(audio, sr)
+    try:
+        return check_cutoff(detected, sr)
+    except AudioInputError as e:
+        raise AudioInputError(f"detected {e}; if the input's band is wider, give the cutoff (--cutoff HZ)") from None
 
 
 def rms_dbfs(audio: np.ndarray) -> float:

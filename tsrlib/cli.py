@@ -15,7 +15,7 @@ import click
 import typer
 
 from tsrlib import audio
-from tsrlib.errors import ConfigError, TsrError
+from tsrlib.errors import ClippingWarning, ConfigError, TsrError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Inference-time scaling for diffusion audio super-resolution."
@@ -184,12 +184,13 @@ def upsample(
         m_.with_code_prior(parse_code_prior(code_prior))
     prior_used = getattr(getattr(m_, "cfg", None), "code_prior", None)
     x, file_sr = audio.load(input, sr=None)
+    warnings.simplefilter("ignore", ClippingWarning)  # said once, of the file; not again of each stage's copy
     cut = None if cutoff == "auto" else _hz(cutoff, "--cutoff")
     if m_ is None:
         if search != "none" or verifier is not None:
             raise ConfigError(f"--model {model} is a deterministic DSP baseline: there is nothing to search")
         xm = audio.resample(x, file_sr, audio.MODEL_SR)
-        cut_used = audio.detect_cutoff(xm, audio.MODEL_SR) if cut is None else audio.check_cutoff(cut, audio.MODEL_SR)
+        cut_used = audio.band_cutoff(xm, audio.MODEL_SR, cut)
         y = baselines.METHODS[model](xm, audio.MODEL_SR, cut_used, seed=seed)
         out_sr = _write_output(output, y, audio.MODEL_SR, x, file_sr, sr)
         _echo_json(

@@ -24,5 +24,10 @@ class ConfigError(TsrError, ValueError):
     an unknown name (filter family, solver, device) or a value out of range."""
 
 
+class ClippingWarning(UserWarning):
+    """Audio with over 1 % of its samples at full scale: it can still be upsampled, but its clipping distortion will
+    be upsampled too. The CLI says so once per file, where it reads it."""
+
+
 class DataError(TsrError, FileNotFoundError):
     """A corpus, manifest or folder of recordings is missing or holds nothing usable."""

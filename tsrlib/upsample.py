@@ -57,7 +57,7 @@ def upsample(
     x = tsa.check_audio(x, sr, name="input", min_seconds=tsa.MIN_SECONDS)
     if sr != model.sr:
         x = tsa.resample(x, sr, model.sr)
-    cutoff = tsa.detect_cutoff(x, model.sr) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, model.sr)
+    cutoff = tsa.band_cutoff(x, model.sr, cutoff_hz)
     n_chunk = int(chunk_seconds * model.sr)
     if len(x) <= n_chunk:
         cand = sampler.generate(

@@ -287,7 +287,7 @@ class AudioSR:
         x = tsa.check_audio(lr_audio, sr, name="input", min_seconds=tsa.MIN_SECONDS)
         if sr != SR:
             x = tsa.resample(x, sr, SR)
-        cutoff = tsa.detect_cutoff(x, SR) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, SR)
+        cutoff = tsa.band_cutoff(x, SR, cutoff_hz)
         mean = float(np.mean(x))
         gain = 0.5 / max(float(np.max(np.abs(x - mean))), 1e-8)
         unit = int(round(self.cfg["pad_seconds"] * SR))

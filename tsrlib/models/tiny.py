@@ -370,8 +370,7 @@ class TinySR(nn.Module):
         x = tsa.check_audio(lr_audio, sr, name="input", min_seconds=tsa.MIN_SECONDS)
         if sr != self.sr:
             x = tsa.resample(x, sr, self.sr)
-        cutoff = tsa.detect_cutoff(x, self.sr) if cutoff_hz is None else float(cutoff_hz)
-        tsa.check_cutoff(cutoff, self.sr)
+        cutoff = tsa.band_cutoff(x, self.sr, cutoff_hz)
         lo, hi = TRAINED_CUTOFFS_HZ
         if not lo <= cutoff <= hi:
             warnings.warn(

@@ -269,7 +269,7 @@ class Searcher:
                 f"so it takes at most {MAX_SEARCH_SECONDS:.0f} s: cut the file first"
             )
         x = tsa.resample(x, sr, model.sr)
-        cutoff = tsa.detect_cutoff(x, model.sr) if cutoff_hz is None else tsa.check_cutoff(cutoff_hz, model.sr)
+        cutoff = tsa.band_cutoff(x, model.sr, cutoff_hz)
         # a copy: what this run fills in (input, cutoff, cached features) never leaks into the caller's context,
         # so a context reused for the next clip cannot carry this clip's input
         ctx = dataclasses.replace(context, cache=dict(context.cache)) if context is not None else Context()
