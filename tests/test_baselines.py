@@ -90,10 +90,12 @@ def test_baselines_refuse_bad_input_clearly():
         baselines.band_replication(np.zeros(SR, np.float32), SR, 4000.0)
     with pytest.raises(audio.AudioInputError, match="Nyquist"):
         baselines.sbr(tone(1000.0), SR, 12000.0)
-    short = tone(1000.0)[: int(0.1 * SR)]  # a tenth of a second: fewer samples than a few STFT windows
+    short = tone(1000.0)[: int(0.05 * SR)]  # 50 ms: fewer samples than a few STFT windows
     for name, f in baselines.METHODS.items():
         with pytest.raises(audio.AudioInputError, match="too short"):
             f(short, SR, 4000.0)
+        with pytest.raises(audio.AudioInputError, match="1000 samples at 8000 Hz .* too short"):
+            f(tone(1000.0)[:1000], 8000, 3000.0)  # 0.125 s, but under the 1024 samples of one window
 
 
 def test_band_offset_reads_back_a_known_gain_and_tilt():

@@ -32,9 +32,10 @@ MODEL_SR: int = 24_000
 MIN_CUTOFF_HZ: float = 500.0
 """Lowest input bandwidth tsrlib accepts, in Hz."""
 
-MIN_SECONDS: float = 0.25
-"""Shortest input the models and the DSP baselines accept, in seconds: their STFTs need a few full windows (up to
-1024 samples) to detect a cutoff and fill a band; the verifiers score shorter audio."""
+MIN_SECONDS: float = 0.1
+"""Shortest input the models, the searches and :func:`detect_cutoff` accept, in seconds (the corpus's shortest clip,
+a bell, lasts 0.14 s): their STFTs need a few full windows to detect a cutoff and fill a band. The DSP baselines also
+need one window of 1024 samples; the verifiers score shorter audio."""
 
 MAX_SECONDS: float = 600.0
 """Longest input accepted by :func:`load` unless ``max_seconds`` says otherwise (10 minutes)."""
@@ -54,7 +55,8 @@ def check_audio(
 
     Raises :class:`AudioInputError` with a one-line reason for: a non-positive sample rate, more than one
     dimension, zero samples, fewer than ``min_seconds`` (s; the models and baselines ask for :data:`MIN_SECONDS`),
-    NaN or infinite samples, and (unless ``allow_silent``) an RMS level below :data:`SILENCE_DBFS`. Clipped audio (over 1% of samples at full scale) only warns: it can still be
+    NaN or infinite samples, and (unless ``allow_silent``) an RMS level below :data:`SILENCE_DBFS`. Clipped audio
+    (over 1% of samples at full scale) only warns, with a :class:`~tsrlib.errors.ClippingWarning`: it can still be
     upsampled, but the clipping distortion will be upsampled too.
     """
     if not isinstance(sr, (int, np.integer)) or sr <= 0:

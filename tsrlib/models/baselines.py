@@ -58,7 +58,8 @@ def _added_band(
 ) -> np.ndarray:
     """The band above ``cutoff_hz`` made by ``shape(spec, mags, kc) -> magnitudes above kc``, with random phase,
     high-passed at the cutoff. ``[T]`` float64."""
-    x = tsa.check_audio(lr, sr, name="baseline input", min_seconds=tsa.MIN_SECONDS).astype(np.float64)
+    x = tsa.check_audio(lr, sr, name="baseline input", min_seconds=max(tsa.MIN_SECONDS, N_FFT / sr))
+    x = x.astype(np.float64)
     tsa.check_cutoff(cutoff_hz, sr)
     spec = _stft(x)
     kc = int(np.ceil(cutoff_hz * N_FFT / sr))

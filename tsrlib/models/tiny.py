@@ -49,7 +49,7 @@ from tsrlib.errors import CheckpointError, ConfigError
 from tsrlib.models.protocol import Condition
 
 LEVEL_DBFS = -23.0  # inputs are normalised to this RMS level before the network sees them
-TRAINED_CUTOFFS_HZ = (2000.0, 11000.0)  # the trainer's cutoffs (train.data.SegmentSampler); outside them, a notice
+TRAINED_CUTOFFS_HZ = (2000.0, 11000.0)  # the trainer's cutoffs (train.data.SegmentSampler); below them, a notice
 
 
 @dataclass(frozen=True)
@@ -371,10 +371,9 @@ class TinySR(nn.Module):
         if sr != self.sr:
             x = tsa.resample(x, sr, self.sr)
         cutoff = tsa.band_cutoff(x, self.sr, cutoff_hz)
-        lo, hi = TRAINED_CUTOFFS_HZ
-        if not lo <= cutoff <= hi:
+        if cutoff < TRAINED_CUTOFFS_HZ[0]:  # above the range there is little left to invent: no notice
             warnings.warn(
-                f"cutoff {cutoff:.0f} Hz is outside the {lo:.0f}-{hi:.0f} Hz the model was trained on; "
+                f"cutoff {cutoff:.0f} Hz is below the {TRAINED_CUTOFFS_HZ[0]:.0f} Hz the model was trained down to; "
                 "the invented band may be far too loud or too quiet",
                 stacklevel=2,
             )
