@@ -96,6 +96,7 @@ def test_bad_files_give_one_line_errors(tmp_path, case, message):
         ("upsample", "{f}", "-o", "{o}", "--cutoff", 4000, "--steps", 2, "--search", "random", "--n", 2),
         ("upsample", "{f}", "-o", "{o}", "--model", "band-replication"),
         ("cutoff", "{f}"),
+        ("lsd", "{f}", "{f}"),
     ],
 )
 def test_audio_too_short_to_upsample_is_one_line(tmp_path, args):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tsrlib import metrics
+from tsrlib.errors import AudioInputError
 
 SR = 24_000
 
@@ -77,3 +78,10 @@ def test_length_mismatch_and_band_without_rate_raise(noise):
         metrics.lsd(noise, noise[:-10])
     with pytest.raises(ValueError, match="sample rate"):
         metrics.lsd(noise, noise, lo_hz=1000)
+
+
+def test_audio_too_short_for_the_stft_is_refused_clearly(noise):
+    n = metrics.N_FFT // 2
+    assert metrics.lsd(noise[: n + 1], noise[: n + 1])[0] == 0.0  # the shortest that the reflection padding takes
+    with pytest.raises(AudioInputError, match=f"{n} samples are too short for the {metrics.N_FFT}-sample STFT"):
+        metrics.lsd(noise[:n], noise[:n])

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tsrlib.errors import AudioInputError
+
 N_FFT: int = 2048
 HOP: int = 512
 CLAMP: float = 1e-8
@@ -37,9 +39,14 @@ def _as_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
 def log_power(audio: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
     """``log10(max(|STFT|^2, 1e-8))`` of ``audio [T]`` or ``[N, T]``, shape ``[N, n_fft // 2 + 1, frames]``.
 
-    Hann window, centred frames with reflection padding (as ``librosa.stft``), float64.
+    Hann window, centred frames with reflection padding (as ``librosa.stft``), float64. The padding needs more than
+    ``n_fft // 2`` samples (43 ms at 24 kHz for the default); shorter audio raises :class:`AudioInputError`.
     """
     x = _as_batch(audio)
+    if x.shape[-1] <= n_fft // 2:
+        raise AudioInputError(
+            f"{x.shape[-1]} samples are too short for the {n_fft}-sample STFT of the LSD: it needs more than {n_fft // 2}"
+        )
     spec = torch.stft(
         x,
         n_fft=n_fft,
