@@ -251,6 +251,38 @@ def test_option_errors_are_one_line(wav, tmp_path, args, message):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+@pytest.mark.parametrize("command", ["degrade", "upsample"])
+@pytest.mark.parametrize(
+    "name,message", [("o.xyz", "cannot write audio as .xyz"), ("o", "without an extension"), (".", "a folder")]
+)
+def test_an_unwritable_output_is_refused_before_any_work(wav, tmp_path, command, name, message):
+    out = tmp_path / name
+    r = tsr(command, wav, "-o", out, "--cutoff", 4000, check=False)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("upsample",), "Missing argument 'input'"),
+        (("upsample", "{w}", "-o", "{o}", "--bogus"), "No such option: --bogus"),
+        (("upsample", "{w}", "-o", "{o}", "--n", "many"), "Invalid value for '--n'"),
+        (("upsample", "{w}", "-o", "{o}", "--seed", -1), "Invalid value for '--seed'"),
+        (("upsample", "{w}", "-o", "{o}", "--eta", -0.5), "Invalid value for '--eta'"),
+        (("upsample", "{w}", "-o", "{o}", "--sr", 0), "Invalid value for '--sr'"),
+        (("degrade", "{w}", "-o", "{o}", "--cutoff", 4000, "--order", 0), "Invalid value for '--order'"),
+        (("degrade", "{w}", "--cutoff", 4000), "Missing option '-o'"),
+        (("upsampel", "{w}"), "No such command 'upsampel'"),
+    ],
+)
+def test_command_line_mistakes_show_usage_not_a_traceback(wav, tmp_path, args, message):
+    r = tsr(*(str(a).format(w=wav, o=tmp_path / "o.wav") for a in args), check=False)
+    assert r.returncode == 2 and message in r.stderr and "Usage: tsr" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 4, r.stderr
+
+
 @pytest.mark.parametrize("command", ["upsample", "score"])
 @pytest.mark.parametrize("device", ["tpu", "cuda", "cuda:7"])
 def test_a_device_this_machine_lacks_is_one_line_naming_those_it_has(wav, tmp_path, command, device):

@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from tsrlib import audio
@@ -28,17 +27,31 @@ def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
 
 
+def _check_output(path: Path) -> None:
+    """Refuse an output path whose audio format soundfile cannot write (told by its extension) before any work."""
+    import soundfile as sf
+
+    if path.is_dir():
+        raise ConfigError(f"-o {path}: a folder; give a file name such as {path / 'out.wav'}")
+    if path.suffix.lstrip(".").upper() not in sf.available_formats():
+        raise ConfigError(
+            f"-o {path}: cannot write audio as {path.suffix or 'a file without an extension'}; "
+            "end the name in .wav, .flac, .ogg or .mp3"
+        )
+
+
 @app.command()
 def degrade(
     input: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, ...)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the band-limited audio."),
     cutoff: float = typer.Option(..., "--cutoff", help="Band limit in Hz (the paper uses 4000 and 8000)."),
     filter: str = typer.Option("cheby1", "--filter", help="butter, cheby1, ellip, bessel or random."),
-    order: Optional[int] = typer.Option(None, "--order", help="Filter order (default 8; random draws 2-10)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for --filter random."),
-    sr: Optional[int] = typer.Option(None, "--sr", help="Output rate in Hz (default: the input's)."),
+    order: Optional[int] = typer.Option(None, "--order", min=1, help="Filter order (default 8; random draws 2-10)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for --filter random."),
+    sr: Optional[int] = typer.Option(None, "--sr", min=1, help="Output rate in Hz (default: the input's)."),
 ) -> None:
     """Low-pass a file at CUTOFF Hz, as super-resolution training does. Length and rate are kept."""
+    _check_output(output)
     x, file_sr = audio.load(input, sr=None)
     y = audio.degrade(x, file_sr, cutoff, filter=filter, order=order, seed=seed)  # type: ignore[arg-type]
     if sr is not None:
@@ -59,7 +72,9 @@ def degrade(
 def lsd(
     reference: Path = typer.Argument(..., help="Full-band reference audio."),
     estimate: Path = typer.Argument(..., help="Audio to evaluate."),
-    sr: int = typer.Option(audio.MODEL_SR, "--sr", help="Evaluation rate in Hz; both files are resampled to it."),
+    sr: int = typer.Option(
+        audio.MODEL_SR, "--sr", min=1, help="Evaluation rate in Hz; both files are resampled to it."
+    ),
     cutoff: Optional[float] = typer.Option(
         None, "--cutoff", help="Also report LSD-HF and LSD-LF around this frequency (Hz)."
     ),
@@ -94,12 +109,14 @@ def upsample(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the super-resolved audio."),
     cutoff: str = typer.Option("auto", "--cutoff", help="Input bandwidth in Hz, or auto to detect it."),
     steps: int = typer.Option(25, "--steps", help="Sampler steps."),
-    eta: float = typer.Option(0.0, "--eta", help="DDIM eta: 0 deterministic path, 1 ancestral (AudioSR's default)."),
+    eta: float = typer.Option(
+        0.0, "--eta", min=0.0, help="DDIM eta: 0 deterministic path, 1 ancestral (AudioSR's default)."
+    ),
     solver: str = typer.Option("ddim", "--solver", help="ddim or heun."),
-    seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Noise seed; the same seed gives the same output."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU if any, else cpu), cpu, cuda, cuda:N or mps."),
     sr: Optional[int] = typer.Option(
-        None, "--sr", help="Output rate in Hz (default: the model's: 24000, audiosr 48000)."
+        None, "--sr", min=1, help="Output rate in Hz (default: the model's: 24000, audiosr 48000)."
     ),
     model: str = typer.Option(
         "tiny-real",
@@ -161,6 +178,7 @@ def upsample(
     from tsrlib.models import baselines
     from tsrlib.train.trainer import pick_device
 
+    _check_output(output)
     dev = pick_device(device)  # a device this machine lacks, then a missing checkpoint, fail before the audio loads
     before = _read_report(replay) if replay is not None else None
     if before is not None:
@@ -253,6 +271,10 @@ def upsample(
             progress=True,
         )
         y, cut_used, nfe = res.audio, res.cutoff_hz, res.nfe
+        if budget_nfe is not None and nfe > budget_nfe:
+            print(
+                f"notice: --budget-nfe {budget_nfe} is under this search's minimum; it spent {nfe} NFE", file=sys.stderr
+            )
         extra = {
             "search": res.searcher,
             "verifier": res.verifier,
@@ -381,7 +403,7 @@ def train(
         help="Clip-wide FiLM input in every block (the shipped model has none).",
     ),
     warmup: int = typer.Option(200, "--warmup", help="Steps of linear learning-rate warm-up."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     hf_gain_db: float = typer.Option(4.0, "--hf-gain-db", help="Spread (dB) of the removed band's level in targets."),
     hf_tilt_db: float = typer.Option(
         0.0, "--hf-tilt-db", help="Spread (dB/octave) of the removed band's tilt in targets."
@@ -479,7 +501,9 @@ def data_build(
         help="tiny (tests, < 1 min), small (the book), full (training, hours) or real (recordings from Debian packages).",
     ),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default data/generated/SIZE)."),
-    seed: int = typer.Option(0, "--seed", help="Corpus seed: the same seed gives the same files, byte for byte."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Corpus seed: the same seed gives the same files, byte for byte."
+    ),
     domains: str = typer.Option("speech,music,sfx", "--domains", help="Comma-separated subset of speech,music,sfx."),
 ) -> None:
     """Generate the deterministic synthetic corpus and its manifest (resumes after a kill)."""
@@ -561,21 +585,38 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"notice: {message}", file=sys.stderr)
 
 
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes of a command-line mistake (unknown option, missing argument, unparsable value): typer's
+    own (newer typer vendors click) and click's (older typer raises those)."""
+    found = [getattr(typer, "TyperException", None)]
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:  # newer typer does not need click
+        pass
+    return tuple(c for c in found if c is not None)
+
+
 def main() -> None:
-    """Console entry point: run the app; print tsrlib's errors (:class:`TsrError`) on one line and exit 2."""
+    """Console entry point: run the app; print tsrlib's errors (:class:`TsrError`) on one line and exit 2, and a
+    command-line mistake as typer shows it (usage and the mistake, no traceback)."""
     warnings.showwarning = _one_line_warning
     try:
         # typer outside standalone mode returns an exit status instead of exiting: 130 after Ctrl-C, others from ctx.exit
-        status = app(standalone_mode=False)
+        status = app(standalone_mode=False, prog_name="tsr")
     except TsrError as e:  # bad input on purpose; any other exception is a bug and keeps its traceback
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _usage_errors() as e:
+        if hasattr(e, "show"):
+            e.show()
+        else:  # pragma: no cover - a TyperException that is not a usage error
+            print(f"error: {e.format_message()}", file=sys.stderr)
+        sys.exit(getattr(e, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
         status = 130
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         sys.exit(e.exit_code)
     if status == 130:
         print("interrupted: what was finished is kept (tsr sweep resumes where it stopped)", file=sys.stderr)
