@@ -142,3 +142,30 @@ def test_index_folder_counts_and_reports_what_it_cannot_read(tmp_path):
     (tmp_path / "good.wav").unlink()
     with pytest.raises(FileNotFoundError, match="none of its 2 audio files could be read"):
         manifest.index_folder(tmp_path, "music")
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("path,domain\na.wav,speech\n", "it lacks id, split"),
+        ("", "not a readable CSV manifest"),
+    ],
+)
+def test_a_manifest_without_its_columns_is_a_data_error(tmp_path, text, message):
+    from tsrlib.errors import DataError
+
+    (tmp_path / "manifest.csv").write_text(text)
+    with pytest.raises(DataError, match=message):
+        manifest.load(tmp_path / "manifest.csv")
+
+
+@pytest.mark.parametrize(
+    "size,domains,message",
+    [("huge", ("sfx",), "size must be one of tiny, small, full or real"), ("tiny", ("sfx", "jazz"), "got jazz")],
+)
+def test_build_refuses_an_unknown_size_or_domain_before_making_a_folder(tmp_path, size, domains, message):
+    from tsrlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        corpus.build(tmp_path / "out", size=size, domains=domains, progress=False)
+    assert not (tmp_path / "out").exists()

@@ -119,6 +119,10 @@ def build(
     Audio is 16-bit mono WAV at ``sr`` Hz under ``out/<domain>/<id>.wav``. Finished clips (listed in
     ``out/manifest.partial.csv`` with their file present and matching hash) are not made again.
     """
+    if size != "real" and size not in SIZES:
+        raise ConfigError(f"size must be one of {', '.join(SIZES)} or real, got {size!r}")
+    if (bad := [d for d in domains if d not in manifest.DOMAINS]) or not domains:
+        raise ConfigError(f"domains must be some of {', '.join(manifest.DOMAINS)}, got {', '.join(bad) or 'none'}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if size == "real":

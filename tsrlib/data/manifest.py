@@ -38,6 +38,8 @@ COLUMNS: tuple[str, ...] = (
     "params",
     "sha256",
 )
+REQUIRED: tuple[str, ...] = ("id", "domain", "split", "path")
+"""The columns every reader of a manifest relies on; the others may be empty or absent."""
 DOMAINS: tuple[str, ...] = ("speech", "music", "sfx")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -64,7 +66,17 @@ def load(path: str | Path, *, domain: str | None = None, split: str | None = Non
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no manifest here; build one with `tsr data build` or `tsr data index`")
-    df = pd.read_csv(p, dtype={"transcript": str, "caption": str, "speaker": str, "params": str}, keep_default_na=False)
+    try:
+        df = pd.read_csv(
+            p, dtype={"transcript": str, "caption": str, "speaker": str, "params": str}, keep_default_na=False
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{p}: not a readable CSV manifest ({e})") from None
+    if missing := [c for c in REQUIRED if c not in df.columns]:
+        raise DataError(
+            f"{p}: a manifest needs the columns {', '.join(REQUIRED)}; it lacks {', '.join(missing)} "
+            "(`tsr data index FOLDER --domain D` writes one)"
+        )
     if domain is not None:
         df = df[df.domain == domain]
     if split is not None:
