@@ -8,7 +8,7 @@ import soundfile as sf
 from scipy import signal
 
 from tsrlib import audio
-from tsrlib.errors import AudioInputError
+from tsrlib.errors import AudioInputError, ConfigError
 
 SR = 24_000
 
@@ -134,6 +134,24 @@ def test_load_errors_are_clear(tmp_path, noise):
     sf.write(tmp_path / "long.wav", np.tile(noise, 3), SR)
     with pytest.raises(AudioInputError, match="longer than"):
         audio.load(tmp_path / "long.wav", max_seconds=5)
+    with pytest.raises(AudioInputError, match="a folder, not an audio file"):
+        audio.load(tmp_path)
+
+
+@pytest.mark.parametrize("name,message", [("o.xyz", r"cannot write audio as \.xyz"), ("o", "without an extension")])
+def test_save_refuses_a_format_it_cannot_write(tmp_path, noise, name, message):
+    with pytest.raises(AudioInputError, match=message):
+        audio.save(tmp_path / name, noise, SR)
+    with pytest.raises(AudioInputError, match="a folder"):
+        audio.save(tmp_path, noise, SR)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resample_and_degrade_refuse_impossible_settings(noise):
+    with pytest.raises(AudioInputError, match="sample rates must be positive"):
+        audio.resample(noise, SR, 0)
+    with pytest.raises(ConfigError, match="filter order must be at least 1"):
+        audio.degrade(noise, SR, 4000, order=0)
 
 
 def test_save_clips_and_warns(tmp_path):

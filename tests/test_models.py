@@ -88,6 +88,8 @@ def test_missing_or_foreign_checkpoint_gives_a_clear_error(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="not a tsrlib checkpoint"):
         tiny.load(tmp_path / "junk.safetensors")
+    with pytest.raises(CheckpointError, match="no shipped model 'tiny-rael'.*tiny-real"):
+        tiny.load("tiny-rael")
 
 
 def test_guidance_is_refused(random_model, speechlike):

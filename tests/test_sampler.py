@@ -102,6 +102,16 @@ def test_eta_needs_candidate_noise():
         sampler.sample_ddim(m, COND, torch.zeros(1, 3, 7), schedule.timesteps(4), eta=0.5)
 
 
+def test_a_negative_eta_or_seed_is_a_config_error():
+    from tsrlib.errors import ConfigError
+
+    m = GaussianData(0.0, 1.0)
+    with pytest.raises(ConfigError, match="eta must be at least 0"):
+        sampler.sample_ddim(m, COND, torch.zeros(1, 3, 7), schedule.timesteps(4), eta=-0.5)
+    with pytest.raises(ConfigError, match="non-negative"):
+        sampler.CandidateNoise(-1, [0, 1])
+
+
 @pytest.mark.parametrize("solver", ["ddim", "heun"])
 def test_stop_then_start_equals_one_pass(solver):
     m = GaussianData(0.3, 0.5)

@@ -279,6 +279,15 @@ def test_bad_search_arguments_are_clear(model, lr):
         RandomSearch(n=2, steps=2).run(tiny.load("regression"), lr, HighBand(), cutoff_hz=4000.0)
     with pytest.raises(TsrError, match="at most 60 s"):
         RandomSearch(n=1, steps=2).run(model, np.tile(lr, 61), HighBand(), cutoff_hz=4000.0)
+    with pytest.raises(TsrError, match="takes no 'nn'.*n, solver"):
+        make_searcher("random", n=2, nn=3)
+    with pytest.raises(TsrError, match="batch_size must be at least 1"):
+        RandomSearch(n=2, batch_size=0)
+    for budget in (0, -25):
+        with pytest.raises(TsrError, match="at least 1; got"):
+            RandomSearch(n=2, steps=2).run(model, lr, HighBand(), budget, cutoff_hz=4000.0)
+    with pytest.raises(TsrError, match="a Verifier or a verifier's name, got 42"):
+        RandomSearch(n=2, steps=2).run(model, lr, 42, cutoff_hz=4000.0)
 
 
 def test_cli_search_none_is_candidate_zero_of_random_search(tmp_path, lr):

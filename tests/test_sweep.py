@@ -100,6 +100,18 @@ def test_grid_round_trips_and_rejects_bad_declarations(tmp_path, tiny_corpus):
         small_grid(tiny_corpus, oracles=["wer"])
     with pytest.raises(TsrError, match="tsr data build"):
         small_grid(tmp_path / "no-corpus").load_clips()
+    for bad, message in [
+        ({"searches": [{"name": "rndom"}]}, "unknown search 'rndom'"),
+        ({"searches": [{"name": "random", "n": 0}]}, "n >= 1"),
+        ({"searches": ["random"]}, "list of mappings"),
+        ({"clips": 0}, "at least 1"),
+        ({"domains": ["jazz"]}, "domains: must be some of"),
+        ({"cutoffs": []}, "at least one cutoff"),
+    ]:
+        with pytest.raises(TsrError, match=message):
+            small_grid(tiny_corpus, **bad)
+    with pytest.raises(ConfigError, match="needs a list of searches"):
+        Grid.from_dict({"clips": 2})
     g2 = small_grid(tiny_corpus, seeds=[0, 1])
     cells = g2.cells(g2.load_clips(), "w")
     assert len(cells) == 2 * (2 + 1)  # 2 clips x (random at 2 seeds + one baseline)
@@ -109,7 +121,10 @@ def test_grid_round_trips_and_rejects_bad_declarations(tmp_path, tiny_corpus):
 def test_cli_sweep_errors_are_one_line(tmp_path):
     bad = tmp_path / "grid.yaml"
     bad.write_text("searches: [{name: random, n: 2}]\nstepz: 3\n")
-    for args in ([str(tmp_path / "missing.yaml")], [str(bad)]):
+    (tmp_path / "broken.yaml").write_text(": : not yaml")
+    (tmp_path / "elsewhere.yaml").write_text(f"searches: [{{name: random, n: 2}}]\ncorpus: {tmp_path / 'none'}\n")
+    for name in ("missing.yaml", "grid.yaml", "broken.yaml", "elsewhere.yaml"):
+        args = [str(tmp_path / name)]
         r = subprocess.run(
             [sys.executable, "-m", "tsrlib.cli", "sweep", *args, "--out", str(tmp_path / "o")],
             capture_output=True,
@@ -117,6 +132,7 @@ def test_cli_sweep_errors_are_one_line(tmp_path):
             cwd=ROOT,
         )
         assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()  # no bank folder is left behind by a grid that cannot run
 
 
 # ------------------------------------------------------------------------------------------------- rows

@@ -139,6 +139,8 @@ def load(
     unreadable file, for audio longer than ``max_seconds`` and for everything :func:`check_audio` rejects.
     """
     p = Path(path)
+    if p.is_dir():
+        raise AudioInputError(f"{p}: a folder, not an audio file")
     if not p.is_file():
         raise AudioInputError(f"{p}: no such file")
     try:
@@ -163,6 +165,19 @@ def load(
     return x, int(file_sr)
 
 
+def check_writable(path: str | Path) -> Path:
+    """``path`` as a Path if :func:`save` can write audio there: not a folder, and an extension naming a format
+    soundfile writes (wav, flac, ogg, mp3, aiff, ...). Raises :class:`AudioInputError` otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        raise AudioInputError(f"{p}: a folder; give a file name such as {p / 'out.wav'}")
+    if p.suffix.lstrip(".").upper() not in sf.available_formats():
+        raise AudioInputError(
+            f"{p}: cannot write audio as {p.suffix or 'a file without an extension'}; use .wav, .flac, .ogg or .mp3"
+        )
+    return p
+
+
 def save(path: str | Path, audio: np.ndarray, sr: int, *, subtype: str | None = None) -> Path:
     """Write mono ``audio [T]`` at ``sr`` Hz; the format follows the extension (wav, flac, ogg).
 
@@ -177,6 +192,7 @@ def save(path: str | Path, audio: np.ndarray, sr: int, *, subtype: str | None = 
     if peak > 1.0:
         warnings.warn(f"{p.name}: peak {peak:.2f} exceeds full scale; clipping on write", stacklevel=2)
         x = np.clip(x, -1.0, 1.0)
+    check_writable(p)
     if subtype is None and p.suffix.lower() in (".wav", ".flac"):
         subtype = "PCM_16"
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +202,8 @@ def save(path: str | Path, audio: np.ndarray, sr: int, *, subtype: str | None = 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Resample ``audio [T]`` from ``sr_in`` to ``sr_out`` Hz with soxr (very high quality). Length scales by the ratio."""
+    if min(sr_in, sr_out) <= 0:
+        raise AudioInputError(f"sample rates must be positive, got {sr_in} -> {sr_out} Hz")
     if sr_in == sr_out:
         return np.asarray(audio, dtype=np.float32)
     return soxr.resample(np.asarray(audio, dtype=np.float32), sr_in, sr_out, quality="VHQ").astype(np.float32)
@@ -322,7 +340,10 @@ def degrade(
         rng = np.random.default_rng(seed)
         filter = FILTER_FAMILIES[int(rng.integers(len(FILTER_FAMILIES)))]  # type: ignore[assignment]
         order = int(rng.integers(2, 11)) if order is None else order
-    sos = lowpass_sos(cutoff_hz, sr, filter, order or 8)
+    order = 8 if order is None else int(order)
+    if order < 1:
+        raise ConfigError(f"filter order must be at least 1, got {order}")
+    sos = lowpass_sos(cutoff_hz, sr, filter, order)
     y = signal.sosfiltfilt(sos, x.astype(np.float64))
     return y.astype(np.float32)
 

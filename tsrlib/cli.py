@@ -27,19 +27,6 @@ def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
 
 
-def _check_output(path: Path) -> None:
-    """Refuse an output path whose audio format soundfile cannot write (told by its extension) before any work."""
-    import soundfile as sf
-
-    if path.is_dir():
-        raise ConfigError(f"-o {path}: a folder; give a file name such as {path / 'out.wav'}")
-    if path.suffix.lstrip(".").upper() not in sf.available_formats():
-        raise ConfigError(
-            f"-o {path}: cannot write audio as {path.suffix or 'a file without an extension'}; "
-            "end the name in .wav, .flac, .ogg or .mp3"
-        )
-
-
 @app.command()
 def degrade(
     input: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, ...)."),
@@ -51,7 +38,7 @@ def degrade(
     sr: Optional[int] = typer.Option(None, "--sr", min=1, help="Output rate in Hz (default: the input's)."),
 ) -> None:
     """Low-pass a file at CUTOFF Hz, as super-resolution training does. Length and rate are kept."""
-    _check_output(output)
+    audio.check_writable(output)  # before any work
     x, file_sr = audio.load(input, sr=None)
     y = audio.degrade(x, file_sr, cutoff, filter=filter, order=order, seed=seed)  # type: ignore[arg-type]
     if sr is not None:
@@ -178,7 +165,7 @@ def upsample(
     from tsrlib.models import baselines
     from tsrlib.train.trainer import pick_device
 
-    _check_output(output)
+    audio.check_writable(output)  # before any work
     dev = pick_device(device)  # a device this machine lacks, then a missing checkpoint, fail before the audio loads
     before = _read_report(replay) if replay is not None else None
     if before is not None:

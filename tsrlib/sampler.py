@@ -28,6 +28,8 @@ from tsrlib.models.protocol import Condition, SRDiffusionModel
 
 def candidate_seed(seed: int, k: int) -> int:
     """The 63-bit seed of candidate ``k`` in a run with ``seed``: ``SeedSequence([seed, k])``."""
+    if int(seed) < 0 or int(k) < 0:
+        raise ConfigError(f"seeds and candidate indices are non-negative integers, got seed {seed}, candidate {k}")
     return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
 
 
@@ -138,6 +140,8 @@ def sample_ddim(
     required then. ``callback(i, x, x0)`` runs after each step.
     """
     stop = len(ts) - 1 if stop is None else stop
+    if not eta >= 0:
+        raise ConfigError(f"eta must be at least 0 (0: deterministic DDIM, 1: ancestral), got {eta}")
     if eta > 0 and noise is None:
         raise ValueError("eta > 0 needs a CandidateNoise so each candidate's noise is reproducible")
     nfe, traj = 0, []

@@ -82,16 +82,30 @@ class Grid:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        from tsrlib.data.manifest import DOMAINS
+        from tsrlib.search import make_searcher
+
         if not self.searches:
             raise ConfigError("a grid needs at least one entry under searches:")
+        if not isinstance(self.searches, list) or not all(isinstance(s, dict) and "name" in s for s in self.searches):
+            raise ConfigError("searches: is a list of mappings, each with a name (e.g. `- {name: random, n: 16}`)")
+        if not isinstance(self.clips, int) or self.clips < 1:
+            raise ConfigError(f"clips: is the number of test clips per domain, at least 1; got {self.clips!r}")
+        if not self.domains or any(d not in DOMAINS for d in self.domains):
+            raise ConfigError(f"domains: must be some of {', '.join(DOMAINS)}; got {self.domains!r}")
+        if not self.cutoffs or not self.seeds:
+            raise ConfigError("a grid needs at least one cutoff and one seed")
         labels = [label_of(s) for s in self.searches]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"two searches share a label: {labels}; give one a `label:`")
         if bad := [o for o in self.oracles if o not in ORACLES]:
             raise ConfigError(f"unknown oracle {bad[0]!r}; choose from {', '.join(ORACLES)}")
         for s in self.searches:
-            if s.get("name") == "baseline" and s.get("method") not in BASELINES:
-                raise ConfigError(f"baseline method must be one of {', '.join(BASELINES)}, got {s.get('method')!r}")
+            if s.get("name") == "baseline":
+                if s.get("method") not in BASELINES:
+                    raise ConfigError(f"baseline method must be one of {', '.join(BASELINES)}, got {s.get('method')!r}")
+            else:
+                make_searcher(**self.searcher_config(s))  # an unknown name or a bad parameter fails now, not mid-sweep
         self.cutoffs = [float(c) for c in self.cutoffs]
 
     @classmethod
@@ -99,6 +113,8 @@ class Grid:
         known = {f.name for f in dataclasses.fields(cls)}
         if unknown := sorted(set(d) - known):
             raise ConfigError(f"unknown grid key {unknown[0]!r}; a grid takes {', '.join(sorted(known))}")
+        if "searches" not in d:
+            raise ConfigError("a grid needs a list of searches: (e.g. `searches: [{name: random, n: 16}]`)")
         return cls(**d)
 
     @classmethod
@@ -108,7 +124,10 @@ class Grid:
         p = Path(path)
         if not p.is_file():
             raise TsrError(f"no grid file {p}")
-        d = yaml.safe_load(p.read_text()) or {}
+        try:
+            d = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
         if not isinstance(d, dict):
             raise ConfigError(f"{p}: a grid is a mapping of keys (model:, searches:, ...)")
         return cls.from_dict(d)
@@ -396,10 +415,10 @@ def run_sweep(
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     weights = grid_weights(grid)
-    bank = ScoreBank(out, weights=weights, code=scoring_version())
     clips = grid.load_clips()
     if not clips:
         raise TsrError(f"no {grid.split} clips of {', '.join(grid.domains)} in {grid.corpus}")
+    bank = ScoreBank(out, weights=weights, code=scoring_version())  # made once the grid is known to have clips
     (bank.path / "grids").mkdir(exist_ok=True)
     text = json.dumps(grid.to_dict(), sort_keys=True, indent=2)
     grid_id = hashlib.sha1(text.encode()).hexdigest()[:12]

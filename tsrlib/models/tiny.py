@@ -578,6 +578,10 @@ def load(name_or_path: str | Path = "tiny", device: str | torch.device = "cpu") 
     device = resolve(device)
 
     p = weights_path(name_or_path)
+    if not p.is_file() and not p.suffix:
+        raise CheckpointError(
+            f"no shipped model {str(name_or_path)!r} (the shipped ones: {', '.join(PACKAGED)}) and no file of that name"
+        )
     if not p.is_file():
         raise CheckpointError(
             f"checkpoint {p} not found. The shipped weights live in tsrlib/models/weights/; "

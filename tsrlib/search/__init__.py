@@ -14,7 +14,9 @@ searcher               what it does                                             
 
 from __future__ import annotations
 
-from tsrlib.errors import TsrError
+import inspect
+
+from tsrlib.errors import ConfigError, TsrError
 from tsrlib.search.base import MAX_SEARCH_SECONDS, Run, Searcher
 from tsrlib.search.cache import CandidateCache
 from tsrlib.search.paths import SearchOverPaths
@@ -39,6 +41,14 @@ def make_searcher(name: str, **kw) -> Searcher:
         name = "random"
     if name not in SEARCHERS:
         raise TsrError(f"unknown search {name!r}; choose one of none, {', '.join(SEARCHERS)}")
+    takes = {
+        p.name
+        for f in (SEARCHERS[name].__init__, Searcher.__init__)
+        for p in inspect.signature(f).parameters.values()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
+    }
+    if unknown := sorted(set(kw) - takes):
+        raise ConfigError(f"{name} search takes no {unknown[0]!r}; it takes {', '.join(sorted(takes))}")
     return SEARCHERS[name](**kw)
 
 

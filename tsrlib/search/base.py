@@ -165,6 +165,8 @@ class Searcher:
         if solver not in sampler.SOLVERS:
             raise TsrError(f"unknown solver {solver!r}; choose one of {', '.join(sampler.SOLVERS)}")
         self.steps, self.eta, self.solver, self.batch_size = int(steps), float(eta), solver, int(batch_size)
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.cache = CandidateCache(cache) if isinstance(cache, (str,)) or hasattr(cache, "__fspath__") else cache
         self.guidance_scale = None if guidance_scale is None else float(guidance_scale)
 
@@ -247,6 +249,10 @@ class Searcher:
         """
         t0 = time.perf_counter()
         v = get_verifier(verifier) if isinstance(verifier, str) else verifier
+        if not hasattr(v, "evaluate"):
+            raise ConfigError(f"verifier must be a Verifier or a verifier's name, got {verifier!r}")
+        if budget is not None and budget < 1:
+            raise ConfigError(f"a budget is a number of NFE, at least 1; got {budget}")
         if v.oracle and not allow_oracle:
             raise TsrError(
                 f"verifier {v.name!r} is an oracle (it needs the clean reference); searching with it "
