@@ -112,6 +112,18 @@ def test_regression_mode_and_export_through_the_cli(tiny_corpus, tmp_path):
     assert m.is_regression and m.name == "r"  # named after its file, as `tsr upsample --model` knows it
 
 
+def test_a_code_prior_given_to_tsr_train_is_stored_in_the_exported_model(tiny_corpus, tmp_path):
+    args = ["--manifest", tiny_corpus / "manifest.csv", "--out", tmp_path / "p", "--steps", 1, "--batch", 2]
+    args += ["--hidden", 16, "--band-code", "--code-prior", "-1.5:1", "--val-clips", 1, "--val-candidates", 1]
+    args += ["--device", "cpu", "--export", tmp_path / "p.safetensors"]
+    out = subprocess.run([sys.executable, "-m", "tsrlib.cli", "train", *map(str, args)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    from tsrlib.models import tiny
+
+    assert tiny.load(tmp_path / "p.safetensors").cfg.code_prior == (-1.5, 1.0)
+    assert "--code-prior -1.5:1" in json.loads((tmp_path / "p.json").read_text())["command"]  # its provenance
+
+
 def test_reshape_band_applies_gain_and_tilt_per_octave():
     import numpy as np
 
@@ -237,9 +249,16 @@ def test_configs_round_trip_and_default_to_the_shipped_network(tmp_path):
         assert tiny.ModelConfig.from_dict(json.loads(json.dumps(shipped.to_dict()))) == shipped
         assert {k for k in shipped.to_dict() if getattr(shipped, k) != getattr(tiny.ModelConfig(), k)} == differs
     cfg = trainer.TrainConfig.from_options(
-        manifest="m.csv", out=str(tmp_path), hidden=16, band_code=True, steps=9, prior_smoothing=(1, 3)
+        manifest="m.csv",
+        out=str(tmp_path),
+        hidden=16,
+        band_code=True,
+        steps=9,
+        prior_smoothing=(1, 3),
+        code_prior=(-1.5, 1.0),
     )
-    assert cfg.model == tiny.ModelConfig(hidden=16, band_code=True, prior_smoothing=(1, 3)) and cfg.steps == 9
+    want = tiny.ModelConfig(hidden=16, band_code=True, prior_smoothing=(1, 3), code_prior=(-1.5, 1.0))
+    assert cfg.model == want and cfg.steps == 9
     assert trainer.TrainConfig(**json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ValueError, match="unknown model config keys \\['hiden'\\]"):
         tiny.ModelConfig.from_dict({"hiden": 16})

@@ -413,6 +413,12 @@ def train(
         help="Invent nothing in frames this far (dB, negative) below the "
         "input's loudest; stored in the model, used when decoding.",
     ),
+    code_prior: str = typer.Option(
+        "none",
+        "--code-prior",
+        help="MEAN:STD: sample with the invented band's gain code drawn from N(MEAN, STD^2), stored in the model "
+        "(tsr upsample's default for it), or none.",
+    ),
     val_every: int = typer.Option(500, "--val-every", help="Steps between validations (and at the last step)."),
     val_clips: int = typer.Option(8, "--val-clips", help="Validation clips, taken in turn from each domain and voice."),
     val_candidates: int = typer.Option(
@@ -426,6 +432,7 @@ def train(
     ),
 ) -> None:
     """Train the embedded model (or its regression baseline) on a corpus manifest."""
+    from tsrlib.models.tiny import parse_code_prior
     from tsrlib.train.trainer import TrainConfig
     from tsrlib.train.trainer import train as run
 
@@ -449,6 +456,7 @@ def train(
         code_rho=code_rho,
         prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"),
         silence_gate_db=silence_gate_db,
+        code_prior=parse_code_prior(code_prior),
         val_every=val_every,
         val_clips=val_clips,
         val_candidates=val_candidates,
