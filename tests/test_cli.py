@@ -264,6 +264,29 @@ def test_an_unwritable_output_is_refused_before_any_work(wav, tmp_path, command,
 
 
 @pytest.mark.parametrize(
+    "option,target,message",
+    [("--report", ".", "a folder"), ("--save-candidates", "in.wav", "a file"), ("--cache", "in.wav", "a file")],
+)
+def test_a_side_output_of_the_wrong_kind_is_refused_before_any_work(wav, tmp_path, option, target, message):
+    r = tsr(
+        "upsample",
+        wav,
+        "-o",
+        tmp_path / "o.wav",
+        "--search",
+        "random",
+        "--n",
+        2,
+        option,
+        tmp_path / target,
+        check=False,
+    )
+    assert r.returncode == 2 and f"{option} " in r.stderr and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+@pytest.mark.parametrize(
     "args,message",
     [
         (("upsample",), "Missing argument 'input'"),

@@ -166,6 +166,7 @@ def upsample(
     from tsrlib.train.trainer import pick_device
 
     audio.check_writable(output)  # before any work
+    _check_side_paths(report=report, save_candidates=save_candidates, cache=cache)
     dev = pick_device(device)  # a device this machine lacks, then a missing checkpoint, fail before the audio loads
     before = _read_report(replay) if replay is not None else None
     if before is not None:
@@ -293,6 +294,15 @@ def upsample(
             **extra,
         }
     )
+
+
+def _check_side_paths(*, report: Optional[Path], save_candidates: Optional[Path], cache: Optional[Path]) -> None:
+    """Refuse, before any work, a --report that is a folder and a --save-candidates or --cache that is a file."""
+    if report is not None and report.is_dir():
+        raise ConfigError(f"--report {report}: a folder; give a file name such as {report / 'report.json'}")
+    for option, folder in (("--save-candidates", save_candidates), ("--cache", cache)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{option} {folder}: a file; it takes a folder")
 
 
 def _read_report(path: Path) -> dict:
