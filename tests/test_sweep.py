@@ -105,7 +105,7 @@ def test_grid_round_trips_and_rejects_bad_declarations(tmp_path, tiny_corpus):
         ({"searches": [{"name": "random", "n": 0}]}, "n >= 1"),
         ({"searches": ["random"]}, "list of mappings"),
         ({"clips": 0}, "at least 1"),
-        ({"domains": ["jazz"]}, "domains: must be some of"),
+        ({"domains": ["jazz"]}, "domains must be some of speech, music, sfx; got jazz"),
         ({"cutoffs": []}, "at least one cutoff"),
     ]:
         with pytest.raises(TsrError, match=message):

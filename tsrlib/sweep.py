@@ -82,7 +82,7 @@ class Grid:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        from tsrlib.data.manifest import DOMAINS
+        from tsrlib.data.manifest import check_domains
         from tsrlib.search import make_searcher
 
         if not self.searches:
@@ -91,8 +91,7 @@ class Grid:
             raise ConfigError("searches: is a list of mappings, each with a name (e.g. `- {name: random, n: 16}`)")
         if not isinstance(self.clips, int) or self.clips < 1:
             raise ConfigError(f"clips: is the number of test clips per domain, at least 1; got {self.clips!r}")
-        if not self.domains or any(d not in DOMAINS for d in self.domains):
-            raise ConfigError(f"domains: must be some of {', '.join(DOMAINS)}; got {self.domains!r}")
+        check_domains(self.domains)
         if not self.cutoffs or not self.seeds:
             raise ConfigError("a grid needs at least one cutoff and one seed")
         labels = [label_of(s) for s in self.searches]

@@ -121,8 +121,7 @@ def build(
     """
     if size != "real" and size not in SIZES:
         raise ConfigError(f"size must be one of {', '.join(SIZES)} or real, got {size!r}")
-    if (bad := [d for d in domains if d not in manifest.DOMAINS]) or not domains:
-        raise ConfigError(f"domains must be some of {', '.join(manifest.DOMAINS)}, got {', '.join(bad) or 'none'}")
+    domains = manifest.check_domains(domains)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if size == "real":

@@ -15,6 +15,7 @@ import hashlib
 import json
 import warnings
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,14 @@ REQUIRED: tuple[str, ...] = ("id", "domain", "split", "path")
 DOMAINS: tuple[str, ...] = ("speech", "music", "sfx")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+def check_domains(domains: Sequence[str]) -> tuple[str, ...]:
+    """``domains`` as a tuple if it is a non-empty list of :data:`DOMAINS`; a ConfigError naming the others if not."""
+    bad = [d for d in domains if d not in DOMAINS]
+    if bad or not domains:
+        raise ConfigError(f"domains must be some of {', '.join(DOMAINS)}; got {', '.join(map(str, bad)) or 'none'}")
+    return tuple(domains)
 
 
 def sha256(path: str | Path) -> str:
@@ -136,8 +145,7 @@ def index_folder(root: str | Path, domain: str, out: str | Path | None = None) -
     Files soundfile cannot read, and CSVs pandas cannot parse, are left out and counted: one warning names how
     many and the first few, and ``df.attrs["skipped"]`` lists them all. No readable audio at all is a DataError.
     """
-    if domain not in DOMAINS:
-        raise ConfigError(f"domain must be one of {DOMAINS}, got {domain!r}")
+    check_domains([domain])
     root = Path(root).resolve()
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
