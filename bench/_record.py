@@ -31,10 +31,13 @@ def hardware(device: torch.device | str | None = None) -> str:
 
 
 class Record:
-    """Measurements of one run of one benchmark, appended to ``path`` by :meth:`write` (nothing when ``path`` is None)."""
+    """Measurements of one run of one benchmark, appended to ``path`` by :meth:`write` (nothing when ``path`` is None);
+    each write appends the rows measured since the last, so a benchmark may write as it goes."""
 
     def __init__(self, bench: str, path: str | None, device: torch.device | str | None = None, **settings):
         self.bench, self.hw, self.settings, self.rows = bench, hardware(device), settings, []
+        # the run's one date, on every row it writes: bench_records reads a run as the rows of one date
+        self.date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         if path == "auto":
             path = RESULTS / (re.sub(r"[^a-z0-9]+", "-", self.hw.lower()).strip("-") + ".jsonl")
         self.path = Path(path) if path else None
@@ -46,12 +49,12 @@ class Record:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        common = {"bench": self.bench, "hardware": self.hw, "torch": torch.__version__, "date": stamp}
+        common = {"bench": self.bench, "hardware": self.hw, "torch": torch.__version__, "date": self.date}
         with self.path.open("a") as f:
             for r in self.rows:
                 f.write(json.dumps(common | r | {"settings": self.settings}) + "\n")
         print(f"wrote {len(self.rows)} measurements to {self.path}")
+        self.rows = []
 
 
 def add_json_option(ap) -> None:

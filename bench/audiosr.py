@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/audiosr.py [--n 1 4 16 64] [--steps 50] [--seconds 5.12] [--guidance 3.5] [--device auto]
                                       [--reduced] [--dtypes fp32 bf16] [--compile]
+                                      [--compile-mode reduce-overhead]
 
 Both paths run the same model, randomly initialised (the real architecture; no checkpoint is needed to time it):
 
@@ -15,7 +16,8 @@ Prints, for each N and precision, both wall times, the ratio of tsrlib's best-of
 target: at most 0.5 at N = 16; the stretch, at most 1 at N = 64), and the peak memory. On a GPU the default is the
 full-size model on 5.12 s at 48 kHz with 50 steps; on a CPU it runs the reduced configuration
 (:data:`tsrlib.models.audiosr.REDUCED`) on 1.28 s with 10 steps and N up to 4, and says so. bf16 is autocast on CUDA
-(on a CPU it is skipped); ``--compile`` wraps the UNet in ``torch.compile``.
+(on a CPU it is skipped); ``--compile`` wraps the UNet in ``torch.compile`` (``--compile-mode reduce-overhead`` adds
+CUDA graphs).
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ from tsrlib.models import audiosr  # noqa: E402
 from tsrlib.train.trainer import pick_device  # noqa: E402
 
 
+class _Compiled(torch.nn.Module):
+    """The UNet under ``torch.compile``; with CUDA graphs (reduce-overhead) each call is a new graph step and its
+    output is copied out, as the sampler keeps one step's prediction while it makes the next."""
+
+    def __init__(self, unet: torch.nn.Module, mode: str):
+        super().__init__()
+        self.unet, self.fn = unet, torch.compile(unet, mode=mode)
+
+    def forward(self, *args, **kwargs):
+        torch.compiler.cudagraph_mark_step_begin()
+        return self.fn(*args, **kwargs).clone()
+
+
 def peak_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -54,8 +69,21 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=3.5)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--reduced", action="store_true", help="the reduced configuration even on a GPU")
-    ap.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    ap.add_argument(
+        "--dtypes",
+        nargs="+",
+        default=["fp32", "bf16"],
+        choices=["fp32", "tf32", "bf16"],
+        help="tsrlib's precision: fp32, TF32 matrix products, or bf16 autocast (upstream always runs fp32)",
+    )
     ap.add_argument("--compile", action="store_true", help="torch.compile the UNet")
+    ap.add_argument(
+        "--compile-mode",
+        default="default",
+        choices=["default", "reduce-overhead", "max-autotune"],
+        help="torch.compile's mode (reduce-overhead: CUDA graphs, for a launch-bound UNet)",
+    )
+    ap.add_argument("--compile-n", type=int, nargs="+", default=[16], help="the N that the compiled passes time")
     add_json_option(ap)
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -65,11 +93,10 @@ def main() -> None:
     steps = args.steps or (50 if gpu else 10)
     seconds = args.seconds or (5.12 if not reduced else 1.28)
     dtypes = [d for d in args.dtypes if gpu or d == "fp32"]
+    args.compile = args.compile and gpu
     if not gpu:
         print("note: no GPU here, so this times the reduced configuration (same classes, narrow) on the CPU")
     model = audiosr.random_init(reduced=reduced, device=device, guidance_scale=args.guidance)
-    if args.compile:
-        model.ld.model.diffusion_model = torch.compile(model.ld.model.diffusion_model)
     params = sum(p.numel() for p in model.ld.parameters()) / 1e6
     rec = Record(
         "audiosr",
@@ -79,7 +106,7 @@ def main() -> None:
         seconds=seconds,
         guidance=args.guidance,
         reduced=reduced,
-        compile=args.compile,
+        compile=args.compile_mode if args.compile else False,
         parameters_m=round(params, 1),
     )
     sr = 16_000
@@ -92,37 +119,43 @@ def main() -> None:
         f"device: {rec.hw}; torch {torch.__version__}; {'reduced' if reduced else 'full-size'} AudioSR, "
         f"{params:.0f}M parameters (random); {seconds:g} s at 48 kHz; {steps} steps; guidance {args.guidance}"
     )
-    for dtype in dtypes:
-        amp = dtype == "bf16"
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
-        def upstream() -> None:
-            with ctx, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                model.ld.generate_batch(batch, ddim_steps=steps, unconditional_guidance_scale=args.guidance)
+    def upstream() -> None:  # upstream's own path, as it ships: fp32 (its vocoder output cannot leave bf16)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model.ld.generate_batch(batch, ddim_steps=steps, unconditional_guidance_scale=args.guidance)
+
+    upstream()  # warm-up
+    one = timed(upstream, device)
+    print(f"one upstream sample (fp32): {one:.2f} s")
+    rec("one upstream sample (fp32)", one, "s")
+    rec.write()
+    passes = [(d, False) for d in dtypes] + ([(d, True) for d in dtypes] if args.compile else [])
+    for dtype, compiled in passes:
+        if compiled and not isinstance(model.ld.model.diffusion_model, _Compiled):
+            model.ld.model.diffusion_model = _Compiled(model.ld.model.diffusion_model, args.compile_mode)
+        torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+        amp = dtype == "bf16"
+        label = dtype + (f"+compile:{args.compile_mode}" if compiled else "")
 
         def ours(n: int) -> None:
             sampler.generate(model, cond, 0, range(n), steps=steps, batch_size=n, guidance_scale=args.guidance, amp=amp)
 
-        upstream()  # warm-up (and compilation)
-        ours(1)
-        one = timed(upstream, device)
-        print(f"[{dtype}] one upstream sample: {one:.2f} s")
-        rec(f"one upstream sample ({dtype})", one, "s")
-        for n in n_list:
+        for n in args.compile_n if compiled else n_list:
+            ours(n)  # warm-up: cuDNN's choice of kernels for this batch size (and compilation)
             if gpu:
                 torch.cuda.reset_peak_memory_stats(device)
             ours_s = timed(lambda: ours(n), device)
             mem = peak_mib(device)
             up_s = one * n  # N upstream samples cost N times one: measured once, not N times
             print(
-                f"[{dtype}] N={n:3d}: upstream x N {up_s:7.2f} s, tsrlib batched {ours_s:6.2f} s, "
+                f"[{label}] N={n:3d}: upstream x N {up_s:7.2f} s, tsrlib batched {ours_s:6.2f} s, "
                 f"speed-up {up_s / ours_s:5.1f}x, best-of-N / one upstream sample {ours_s / one:.2f}, "
                 f"peak {mem:.0f} MiB"
             )
-            rec(f"best-of-{n} / one upstream sample ({dtype})", ours_s / one, "x", n=n, dtype=dtype)
-            rec(f"speed-up over {n} upstream samples ({dtype})", up_s / ours_s, "x", n=n, dtype=dtype)
-            rec(f"peak memory, N = {n} ({dtype})", mem, "MiB", n=n, dtype=dtype)
-    rec.write()
+            rec(f"best-of-{n} / one upstream sample ({label})", ours_s / one, "x", n=n, dtype=label)
+            rec(f"speed-up over {n} upstream samples ({label})", up_s / ours_s, "x", n=n, dtype=label)
+            rec(f"peak memory, N = {n} ({label})", mem, "MiB", n=n, dtype=label)
+            rec.write()  # as it goes: a pass cut off by a time limit keeps what it measured
 
 
 if __name__ == "__main__":

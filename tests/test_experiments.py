@@ -382,3 +382,61 @@ def test_search_choices_returns_each_searchers_pick_labelled_with_its_lsd():
     for label in labels[1:-1]:  # each label states its output's LSD against the clip, to 2 decimals
         stated = float(re.search(r"LSD ([0-9.]+)\)", label).group(1))
         assert stated == pytest.approx(float(metrics.lsd(x[: len(out[label])], out[label])[0]), abs=0.005)
+
+
+def test_audiosr_cost_reads_the_ratios_of_a_gpu_run_before_a_cpu_run():
+    def row(hw, metric, value, reduced, **extra):
+        return {"bench": "audiosr", "hardware": hw, "metric": metric, "value": value, "unit": "x",
+                "settings": {"reduced": reduced}, **extra}  # fmt: skip
+
+    records = pd.DataFrame(
+        [
+            row("CPU x86_64, 2 cores", "one upstream sample (fp32)", 0.5, True),
+            row("CPU x86_64, 2 cores", "best-of-4 / one upstream sample (fp32)", 1.8, True, n=4, dtype="fp32"),
+            row("NVIDIA H200", "one upstream sample (fp32)", 4.0, False),
+            row("NVIDIA H200", "best-of-16 / one upstream sample (fp32)", 0.8, False, n=16, dtype="fp32"),
+            row(
+                "NVIDIA H200",
+                "best-of-16 / one upstream sample (bf16+compile:reduce-overhead)",
+                0.35,
+                False,
+                n=16,
+                dtype="bf16+compile:reduce-overhead",
+            ),
+            row(
+                "NVIDIA H200",
+                "best-of-16 / one upstream sample (fp32+compile:max-autotune)",
+                0.6,
+                False,
+                n=16,
+                dtype="fp32+compile:max-autotune",
+            ),
+            row("NVIDIA H200", "speed-up over 16 upstream samples (fp32)", 20.0, False, n=16, dtype="fp32"),
+            row("NVIDIA H200", "best-of-64 / one upstream sample (bf16)", 1.9, False, n=64, dtype="bf16"),
+            {"bench": "sampler", "hardware": "NVIDIA H200", "metric": "best-of-16 x", "value": 9.0},
+        ]
+    )
+    cost = ex.audiosr_cost(records)
+    assert len(cost) == 5 and set(cost.machine) == {"CPU x86_64, 2 cores (reduced)", "NVIDIA H200 (full size)"}
+    assert cost.set_index(["machine", "N", "dtype"]).one.to_dict() == {
+        ("CPU x86_64, 2 cores (reduced)", 4, "fp32"): 0.5,
+        ("NVIDIA H200 (full size)", 16, "fp32"): 4.0,
+        ("NVIDIA H200 (full size)", 16, "bf16 + CUDA graphs"): 4.0,
+        ("NVIDIA H200 (full size)", 16, "fp32 + compile (max-autotune)"): 4.0,
+        ("NVIDIA H200 (full size)", 64, "bf16"): 4.0,
+    }
+    at16 = ex.audiosr_cost_at(cost, 16)
+    assert at16 == {
+        "machine": "NVIDIA H200 (full size)",
+        "one": 4.0,
+        "fp32": 0.8,
+        "best": 0.35,
+        "best_dtype": "bf16 + CUDA graphs",
+    }
+    at64 = ex.audiosr_cost_at(cost, 64)
+    assert np.isnan(at64["fp32"]) and (at64["best"], at64["best_dtype"]) == (1.9, "bf16")
+    assert np.isnan(ex.audiosr_cost_at(cost, 4)["best"])  # the GPU machine comes first; it ran no N = 4 here
+    cpu_only = ex.audiosr_cost(records[records.hardware.str.startswith("CPU")])
+    assert ex.audiosr_cost_at(cpu_only, 4)["best"] == 1.8
+    assert ex.audiosr_cost(records[records.bench == "sampler"]).empty
+    assert ex.audiosr_cost_at(ex.audiosr_cost(records.iloc[:0]), 16)["machine"] == ""

@@ -1067,3 +1067,55 @@ def bench_records(results_glob: str = "bench/results/*.jsonl") -> pd.DataFrame:
     records = pd.DataFrame(rows)
     latest = records.groupby(["hardware", "bench"]).date.transform("max")
     return records[records.date == latest].reset_index(drop=True)
+
+
+def audiosr_cost(records: pd.DataFrame) -> pd.DataFrame:
+    """``bench/audiosr.py``'s best-of-N rows of ``records`` (:func:`bench_records`), one per machine, precision and N.
+
+    Columns: ``machine`` (the hardware, and whether the model was the full-size one or the reduced configuration),
+    ``dtype`` (tsrlib's precision, ``fp32``, ``tf32`` or ``bf16``; ``+ CUDA graphs`` when the UNet was compiled with
+    mode reduce-overhead, ``+ compile (MODE)`` with another mode),
+    ``N`` (candidates), ``value`` (tsrlib's best-of-N wall time as a multiple of **one** upstream fp32 sample of the
+    same run) and ``one`` (that upstream sample, s). Empty when ``records`` holds no such rows."""
+    columns = ["machine", "dtype", "N", "value", "one"]
+    bench = records[records.bench == "audiosr"] if "bench" in records else records.iloc[:0]
+    cost = bench[bench.metric.str.startswith("best-of-")].copy()
+    if cost.empty:
+        return pd.DataFrame(columns=columns)
+    size = bench.settings.map(lambda s: " (reduced)" if s.get("reduced") else " (full size)")
+    machine = bench.hardware + size
+    one = bench[bench.metric.str.startswith("one upstream sample")]
+    one_s = dict(zip(machine[one.index], one.value))
+    cost["machine"] = machine[cost.index]
+    cost["N"] = cost["n"].astype(int)
+    cost["dtype"] = cost.dtype.map(_precision_label)
+    cost["one"] = cost.machine.map(one_s)
+    return cost[columns].reset_index(drop=True)
+
+
+def _precision_label(dtype: str) -> str:
+    """``bench/audiosr.py``'s ``bf16+compile:reduce-overhead`` as ``bf16 + CUDA graphs`` (another mode: ``+ compile
+    (MODE)``); a plain precision as it is."""
+    m = re.fullmatch(r"(\w+)\+compile:(.+)", dtype)
+    if not m:
+        return dtype
+    return m[1] + (" + CUDA graphs" if m[2] == "reduce-overhead" else f" + compile ({m[2]})")
+
+
+def audiosr_cost_at(cost: pd.DataFrame, n: int) -> dict:
+    """At ``n`` candidates, on the first GPU machine of :func:`audiosr_cost`'s frame ``cost`` (else its first machine):
+    ``machine``, ``one`` (s of one upstream sample), ``fp32`` (tsrlib's plain fp32 ratio to it) and ``best``,
+    ``best_dtype`` (the lowest ratio of any precision, and which); NaN and "" where nothing was measured at ``n``."""
+    out = {"machine": "", "one": np.nan, "fp32": np.nan, "best": np.nan, "best_dtype": ""}
+    if cost.empty:
+        return out
+    machines = list(dict.fromkeys(cost.machine))
+    gpus = [m for m in machines if not m.startswith("CPU")]
+    out["machine"] = (gpus or machines)[0]
+    on = cost[cost.machine == out["machine"]]
+    out["one"] = float(on.one.iloc[0])
+    at = on[on.N == n].set_index("dtype").value
+    if len(at):
+        out["fp32"] = float(at.get("fp32", np.nan))
+        out["best"], out["best_dtype"] = float(at.min()), str(at.idxmin())
+    return out
