@@ -42,19 +42,6 @@ from tsrlib.models import audiosr  # noqa: E402
 from tsrlib.train.trainer import pick_device  # noqa: E402
 
 
-class _Compiled(torch.nn.Module):
-    """The UNet under ``torch.compile``; with CUDA graphs (reduce-overhead) each call is a new graph step and its
-    output is copied out, as the sampler keeps one step's prediction while it makes the next."""
-
-    def __init__(self, unet: torch.nn.Module, mode: str):
-        super().__init__()
-        self.unet, self.fn = unet, torch.compile(unet, mode=mode)
-
-    def forward(self, *args, **kwargs):
-        torch.compiler.cudagraph_mark_step_begin()
-        return self.fn(*args, **kwargs).clone()
-
-
 def peak_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -131,8 +118,8 @@ def main() -> None:
     rec.write()
     passes = [(d, False) for d in dtypes] + ([(d, True) for d in dtypes] if args.compile else [])
     for dtype, compiled in passes:
-        if compiled and not isinstance(model.ld.model.diffusion_model, _Compiled):
-            model.ld.model.diffusion_model = _Compiled(model.ld.model.diffusion_model, args.compile_mode)
+        if compiled:
+            model.compile(args.compile_mode)  # AudioSR.compile: tsr upsample --compile's path (compiled once)
         torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
         amp = dtype == "bf16"
         label = dtype + (f"+compile:{args.compile_mode}" if compiled else "")

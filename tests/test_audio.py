@@ -144,6 +144,10 @@ def test_save_refuses_a_format_it_cannot_write(tmp_path, noise, name, message):
         audio.save(tmp_path / name, noise, SR)
     with pytest.raises(AudioInputError, match="a folder"):
         audio.save(tmp_path, noise, SR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before the clipping warning, not after it
+        with pytest.raises(AudioInputError, match=message):
+            audio.save(tmp_path / name, 2 * noise / np.max(np.abs(noise)), SR)
     assert list(tmp_path.iterdir()) == []
 
 

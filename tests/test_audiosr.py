@@ -113,6 +113,44 @@ def test_generate_is_deterministic_per_seed_and_counts_guided_nfe(model, cond):
     assert sampler.generate(model, cond, 3, [0, 1], steps=3, guidance_scale=1.0).nfe == 2 * 3
 
 
+def _compiled_run(cond, monkeypatch=None) -> None:
+    """Sample 2 candidates, compile the UNet, sample again: the same audio, every UNet call through the compiled one,
+    and the weights, their names and the fingerprint unchanged. With ``monkeypatch``, ``torch.compile`` is replaced by
+    a pass-through (what tsrlib does around the compiled call); without it, dynamo really traces the UNet (eager
+    backend: no code generation)."""
+    from tsrlib.search.cache import model_fingerprint
+
+    eager = A.random_init(reduced=True, seed=0)  # its own model: the module fixture stays uncompiled
+    keys, print_ = list(eager.state_dict()), model_fingerprint(eager)
+    want = sampler.generate(eager, cond, 3, [0, 1], steps=2, guidance_scale=3.5)
+    asked, steps = [], []
+    if monkeypatch is not None:
+        monkeypatch.setattr(torch, "compile", lambda fn, **kw: asked.append(kw) or fn)
+        monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: steps.append(1))
+    assert eager.compile(backend="eager") is eager and eager.compile(backend="eager")._graph_step is eager._graph_step
+    step = eager._graph_step
+    calls = []
+    step.__dict__["compiled"] = lambda *a, compiled=step.compiled, **k: calls.append(a[0].shape[0]) or compiled(*a, **k)
+    got = sampler.generate(eager, cond, 3, [0, 1], steps=2, guidance_scale=3.5)
+    assert calls == [4, 4]  # every UNet call went through the compiled one: 2 steps, cond and uncond of 2 candidates
+    np.testing.assert_array_equal(got.audio, want.audio)
+    assert eager.ld.model.diffusion_model is not step  # swapped in only while denoise runs
+    assert list(eager.state_dict()) == keys and model_fingerprint(eager) == print_
+    if monkeypatch is not None:
+        assert asked == [{"backend": "eager"}] and len(steps) == 2  # compiled once; a graph step per UNet call
+        A.AudioSR(eager.ld, eager.cfg).compile()
+        assert asked[-1] == {"backend": "inductor", "mode": "reduce-overhead"}  # the default: CUDA graphs
+
+
+def test_a_compiled_unet_samples_the_same_and_keeps_the_weights_and_their_names(cond, monkeypatch):
+    _compiled_run(cond, monkeypatch)
+
+
+@pytest.mark.slow
+def test_dynamo_traces_the_unet_to_the_same_samples(cond):
+    _compiled_run(cond)  # about 5 min on 2 busy cores
+
+
 def test_an_intermediate_stop_and_restart_equals_the_whole_run(model, cond):
     ts = schedule.timesteps(4)
     x_T = sampler.CandidateNoise(0, [0, 1]).initial(model.noise_shape(cond))
@@ -229,6 +267,13 @@ def test_cli_random_search_on_a_random_init_checkpoint(model, clip, tmp_path):
         text=True,
     )
     assert r.returncode != 0 and "Traceback" not in r.stderr and "audiosr_basic" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "tsrlib.cli", "upsample", str(tmp_path / "in.wav"), "-o", str(tmp_path / "o.wav")]
+        + ["--compile"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "--compile is for --model audiosr" in r.stderr
 
 
 @pytest.mark.slow

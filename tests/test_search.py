@@ -12,7 +12,7 @@ import torch
 
 from tsrlib import audio as tsa
 from tsrlib import sampler, schedule
-from tsrlib.errors import TsrError
+from tsrlib.errors import ConfigError, TsrError
 from tsrlib.search import EarlyRejection, RandomSearch, SearchOverPaths, ZeroOrderSearch, make_searcher
 from tsrlib.verifiers import Context, Verifier
 
@@ -264,6 +264,11 @@ def test_cache_skips_sampled_candidates(model, lr, tmp_path):
     again = RandomSearch(n=4, steps=STEPS, cache=str(tmp_path)).run(model, lr, HighBand(), seed=2, cutoff_hz=4000.0)
     assert first.cache_hits == 0 and again.cache_hits == 3 and again.nfe == 4 * STEPS
     np.testing.assert_array_equal(first.audio_of[0], again.audio_of[0])
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="a file; the cache is a folder"):
+        RandomSearch(n=2, steps=STEPS, cache=str(tmp_path / "file")).run(
+            model, lr, HighBand(), seed=2, cutoff_hz=4000.0
+        )
 
 
 def test_bad_search_arguments_are_clear(model, lr):

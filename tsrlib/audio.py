@@ -188,11 +188,11 @@ def save(path: str | Path, audio: np.ndarray, sr: int, *, subtype: str | None = 
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim != 1:
         raise AudioInputError(f"{p}: expected mono audio [T], got shape {tuple(x.shape)}")
+    check_writable(p)  # before the clipping warning: a file that cannot be written says so, and only so
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak > 1.0:
         warnings.warn(f"{p.name}: peak {peak:.2f} exceeds full scale; clipping on write", stacklevel=2)
         x = np.clip(x, -1.0, 1.0)
-    check_writable(p)
     if subtype is None and p.suffix.lower() in (".wav", ".flac"):
         subtype = "PCM_16"
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,10 @@ import pandas as pd
 
 from tsrlib.errors import TsrError
 
-SCORING_EXCLUDE = ("cli.py", "display.py", "prose.py", "experiments.py", "data/", "train/")
+SCORING_EXCLUDE = ("cli.py", "display.py", "prose.py", "experiments.py", "data/", "train/", "models/audiosr.py")
 """Source files of tsrlib that cannot change a bank row: presentation, analysis, corpus building (a clip is keyed by
-its content) and training (a model is keyed by its weights)."""
+its content), training (a model is keyed by its weights) and the AudioSR backend (a sweep samples tsrlib's own
+models only: :class:`~tsrlib.sweep.Worker` loads them with :func:`~tsrlib.models.tiny.load`)."""
 
 
 def code_digest(source: str) -> str:

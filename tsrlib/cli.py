@@ -119,6 +119,12 @@ def upsample(
         "--guidance",
         help="Classifier-free guidance scale (default: the model's; 3.5 for audiosr, tiny has none).",
     ),
+    compile_unet: bool = typer.Option(
+        False,
+        "--compile",
+        help="--model audiosr: run the UNet under torch.compile with CUDA graphs (for a GPU; each batch size compiles "
+        "first, a minute or more). Same weights; floats may differ in the last bits.",
+    ),
     search: str = typer.Option("none", "--search", help="none, random, zero-order, paths or rejection."),
     n: int = typer.Option(
         16, "--n", help="Candidates (random, rejection: previewed), neighbours per round (zero-order) or paths kept."
@@ -181,7 +187,14 @@ def upsample(
             code_prior = ":".join(repr(float(v)) for v in before["code_prior"])
     if checkpoint is not None and model != "audiosr":
         raise ConfigError("--checkpoint is for --model audiosr; give a tsrlib model's .safetensors file as --model")
+    if compile_unet and model != "audiosr":
+        raise ConfigError("--compile is for --model audiosr, whose UNet is launch-bound on a GPU")
     m_ = None if model in baselines.METHODS else models.load(model, dev, checkpoint=checkpoint)
+    if compile_unet:
+        if dev.type != "cuda":
+            notice = f"notice: --compile on {dev}: CUDA graphs need a GPU, and compiling alone takes minutes here"
+            print(notice, file=sys.stderr)
+        m_.compile()
     if code_prior is not None:
         if not hasattr(m_, "with_code_prior"):
             raise ConfigError(f"--code-prior moves a band-code model's noise; --model {model} has none")
@@ -291,6 +304,7 @@ def upsample(
             "solver": solver,
             "nfe": nfe,
             **({"code_prior": list(prior_used)} if prior_used else {}),
+            **({"compiled": True} if compile_unet else {}),
             **extra,
         }
     )

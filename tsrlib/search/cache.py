@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tsrlib.errors import ConfigError
+
 
 def _sha1(*parts: bytes | str) -> str:
     h = hashlib.sha1()
@@ -48,6 +50,8 @@ class CandidateCache:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError(f"candidate cache {self.folder}: a file; the cache is a folder")
         self.folder.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
