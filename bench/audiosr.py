@@ -13,7 +13,8 @@ Both paths run the same model, randomly initialised (the real architecture; no c
   decoded (:func:`tsrlib.sampler.generate`); verifier scoring is left out, as it is not the model's cost.
 
 Prints, for each N and precision, both wall times, the ratio of tsrlib's best-of-N to **one** upstream sample (the
-target: at most 0.5 at N = 16; the stretch, at most 1 at N = 64), and the peak memory. On a GPU the default is the
+target: at most 0.5 at N = 16; the stretch, at most 1 at N = 64), the peak memory, and the denoiser's achieved
+TFLOP/s (its FLOP count, :func:`tsrlib.models.audiosr.denoiser_flops`, over the best-of-N wall time). On a GPU the default is the
 full-size model on 5.12 s at 48 kHz with 50 steps; on a CPU it runs the reduced configuration
 (:data:`tsrlib.models.audiosr.REDUCED`) on 1.28 s with 10 steps and N up to 4, and says so. bf16 is autocast on CUDA
 (on a CPU it is skipped); ``--compile`` wraps the UNet in ``torch.compile`` (``--compile-mode reduce-overhead`` adds
@@ -113,8 +114,11 @@ def main() -> None:
 
     upstream()  # warm-up
     one = timed(upstream, device)
-    print(f"one upstream sample (fp32): {one:.2f} s")
+    flops = audiosr.denoiser_flops(model.cfg, seconds)  # one guided step of one candidate, counted on the meta device
+    print(f"one upstream sample (fp32): {one:.2f} s; the denoiser: {flops / 1e9:.1f} GFLOP per guided step")
     rec("one upstream sample (fp32)", one, "s")
+    rec("denoiser, one guided step of one candidate", flops / 1e9, "GFLOP")
+    rec("denoiser throughput, one upstream sample (fp32)", steps * flops / one / 1e12, "TFLOP/s")
     rec.write()
     passes = [(d, False) for d in dtypes] + ([(d, True) for d in dtypes] if args.compile else [])
     for dtype, compiled in passes:
@@ -142,6 +146,14 @@ def main() -> None:
             rec(f"best-of-{n} / one upstream sample ({label})", ours_s / one, "x", n=n, dtype=label)
             rec(f"speed-up over {n} upstream samples ({label})", up_s / ours_s, "x", n=n, dtype=label)
             rec(f"peak memory, N = {n} ({label})", mem, "MiB", n=n, dtype=label)
+            # the wall time includes decoding and the vocoder: a lower bound on the UNet's own rate
+            rec(
+                f"denoiser throughput, N = {n} ({label})",
+                n * steps * flops / ours_s / 1e12,
+                "TFLOP/s",
+                n=n,
+                dtype=label,
+            )
             rec.write()  # as it goes: a pass cut off by a time limit keeps what it measured
 
 

@@ -13,7 +13,7 @@ import torch
 
 from tests.extras import skip_unless
 from tsrlib import sampler, schedule
-from tsrlib.errors import CheckpointError
+from tsrlib.errors import CheckpointError, TsrError
 from tsrlib.models import audiosr as A
 from tsrlib.search import EarlyRejection, RandomSearch, SearchOverPaths
 
@@ -274,6 +274,24 @@ def test_cli_random_search_on_a_random_init_checkpoint(model, clip, tmp_path):
         text=True,
     )
     assert r.returncode != 0 and "Traceback" not in r.stderr and "--compile is for --model audiosr" in r.stderr
+
+
+def test_denoiser_flops_count_what_a_guided_step_of_the_real_model_computes(model, cond):
+    """The meta-device count equals FlopCounterMode's count of a real guided step (batch of 3, on the CPU) per
+    candidate; without guidance it is half; the latent shape it counts on is the one condition() encodes."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    assert A.latent_shape(model.cfg, 1.5) == model.noise_shape(cond)  # 1.5 s pads to 2 x 1.28 s
+    assert A.latent_shape(A.config(False), 5.12) == (16, 64, 32) == A.latent_shape(A.config(False), 0.5)
+    x_t = torch.randn(3, *model.noise_shape(cond))
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.denoise(x_t, torch.full((3,), 0.5), cond)
+    per_candidate = A.denoiser_flops(model.cfg, 1.5)
+    assert counter.get_total_flops() == 3 * per_candidate > 0
+    assert A.denoiser_flops(model.cfg, 1.5, guided=False) * 2 == per_candidate
+    assert A.denoiser_flops(A.config(False), 5.12) > 10 * A.denoiser_flops(A.config(True), 5.12)  # the real widths
+    with pytest.raises(TsrError, match="positive"):
+        A.latent_shape(model.cfg, 0.0)
 
 
 @pytest.mark.slow

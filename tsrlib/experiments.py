@@ -19,6 +19,7 @@ import json
 import re
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -1076,8 +1077,9 @@ def audiosr_cost(records: pd.DataFrame) -> pd.DataFrame:
     ``dtype`` (tsrlib's precision, ``fp32``, ``tf32`` or ``bf16``; ``+ CUDA graphs`` when the UNet was compiled with
     mode reduce-overhead, ``+ compile (MODE)`` with another mode),
     ``N`` (candidates), ``value`` (tsrlib's best-of-N wall time as a multiple of **one** upstream fp32 sample of the
-    same run) and ``one`` (that upstream sample, s). Empty when ``records`` holds no such rows."""
-    columns = ["machine", "dtype", "N", "value", "one"]
+    same run), ``one`` (that upstream sample, s), and the run's ``hardware``, ``reduced``, ``steps`` and ``seconds``
+    (of audio). Empty when ``records`` holds no such rows."""
+    columns = ["machine", "dtype", "N", "value", "one", "hardware", "reduced", "steps", "seconds"]
     bench = records[records.bench == "audiosr"] if "bench" in records else records.iloc[:0]
     cost = bench[bench.metric.str.startswith("best-of-")].copy()
     if cost.empty:
@@ -1090,7 +1092,45 @@ def audiosr_cost(records: pd.DataFrame) -> pd.DataFrame:
     cost["N"] = cost["n"].astype(int)
     cost["dtype"] = cost.dtype.map(_precision_label)
     cost["one"] = cost.machine.map(one_s)
+    for key, default in (("reduced", False), ("steps", np.nan), ("seconds", np.nan)):
+        cost[key] = cost.settings.map(lambda s, k=key, d=default: s.get(k, d))
+    cost["reduced"] = cost.reduced.astype(bool)
     return cost[columns].reset_index(drop=True)
+
+
+PEAK_TFLOPS = {
+    "NVIDIA H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+    "NVIDIA H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
+}
+"""Dense peak arithmetic (TFLOP/s) of NVIDIA's SXM parts, from their data sheets: tensor cores without sparsity (TF32,
+bf16) and the CUDA cores (fp32). Keyed by the start of torch's device name."""
+
+
+def denoiser_throughput(cost: pd.DataFrame, step_flops: Callable[[bool, float], float]) -> pd.DataFrame:
+    """The denoiser's achieved arithmetic in each row of :func:`audiosr_cost`'s frame ``cost``.
+
+    ``step_flops(reduced, seconds)`` is one guided denoising step of one candidate (FLOP;
+    :func:`tsrlib.models.audiosr.denoiser_flops`). Adds ``wall`` (s, the best-of-N: ``value * one``), ``tflops``
+    (``N * steps * step_flops / wall / 1e12``: the wall time includes decoding and the vocoder, so this is a lower bound
+    on the UNet's own rate), ``peak`` (TFLOP/s, :data:`PEAK_TFLOPS` of the row's GPU at its precision; fp32 rows are
+    held to the TF32 peak, as PyTorch runs fp32 convolutions through cuDNN in TF32 by default; NaN off those GPUs) and
+    ``of_peak`` (``tflops / peak``)."""
+    out = cost.copy()
+    flops = {key: float(step_flops(*key)) for key in set(zip(out.reduced, out.seconds))}
+    out["wall"] = out.value * out.one
+    out["tflops"] = [
+        n * steps * flops[(r, sec)] / wall / 1e12
+        for n, steps, r, sec, wall in zip(out.N, out.steps, out.reduced, out.seconds, out.wall)
+    ]
+
+    def peak(hardware: str, dtype: str) -> float:
+        table = next((v for k, v in PEAK_TFLOPS.items() if hardware.startswith(k)), None)
+        base = dtype.split()[0]
+        return float(table["tf32" if base == "fp32" else base]) if table and base in table else np.nan
+
+    out["peak"] = [peak(h, d) for h, d in zip(out.hardware, out.dtype)]
+    out["of_peak"] = out.tflops / out.peak
+    return out
 
 
 def _precision_label(dtype: str) -> str:

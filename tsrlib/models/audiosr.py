@@ -509,3 +509,38 @@ def random_init(
             if p.ndim > 1 and not p.any():
                 p.copy_(0.02 * torch.randn(p.shape, generator=gen))
     return AudioSR(ld, cfg, guidance_scale=guidance_scale, name="audiosr-random")
+
+
+# ------------------------------------------------------------------------------------------------ arithmetic cost
+def latent_shape(cfg: dict, seconds: float) -> tuple[int, int, int]:
+    """One candidate's latent ``(channels, frames / f, mel bins / f)`` for a ``seconds``-long input under configuration
+    ``cfg`` (:func:`config`): the input is padded to a multiple of ``pad_seconds``, framed at :data:`HOP` (100 frames
+    per second) and downsampled ``f = 2 ** (VAE levels - 1)`` times by the VAE; 5.12 s gives ``(16, 64, 32)``."""
+    if seconds <= 0:
+        raise TsrError(f"seconds must be positive, got {seconds}")
+    unit = int(round(cfg["pad_seconds"] * SR))
+    samples = -(-int(round(seconds * SR)) // unit) * unit
+    dd = cfg["params"]["first_stage_config"]["params"]["ddconfig"]
+    f = 2 ** (len(dd["ch_mult"]) - 1)
+    return int(cfg["params"]["channels"]), samples // HOP // f, int(dd["mel_bins"]) // f
+
+
+def denoiser_flops(cfg: dict, seconds: float, guided: bool = True) -> int:
+    """Floating-point operations of one denoising step of **one** candidate on a ``seconds``-long input: the UNet's
+    matrix products, convolutions and attention as :class:`torch.utils.flop_counter.FlopCounterMode` counts them (a
+    multiply-add counts 2), times two with classifier-free guidance (the cond and uncond passes). Elementwise work
+    (norms, activations) is not counted. The UNet is built on the meta device: nothing is allocated or computed, so the
+    full-size count takes a second on any machine. N candidates over S steps cost ``N * S`` times this."""
+    import_audiosr()
+    from audiosr.latent_diffusion.util import instantiate_from_config
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shape = latent_shape(cfg, seconds)
+    passes = 2 if guided else 1
+    with torch.device("meta"), contextlib.redirect_stdout(io.StringIO()):
+        unet = instantiate_from_config(cfg["params"]["unet_config"])
+        x = torch.zeros(passes, shape[0] * 2, *shape[1:])  # the noisy latent with the condition latent concatenated
+        t = torch.zeros(passes)
+        with FlopCounterMode(display=False) as counter:
+            unet(x, t, context_list=[], y=None, context_attn_mask_list=[])
+    return int(counter.get_total_flops())
