@@ -14,8 +14,8 @@ Both paths run the same model, randomly initialised (the real architecture; no c
 
 Prints, for each N and precision, both wall times, the ratio of tsrlib's best-of-N to **one** upstream sample (the
 target: at most 0.5 at N = 16; the stretch, at most 1 at N = 64), the peak memory, and the denoiser's achieved
-TFLOP/s (its FLOP count, :func:`tsrlib.models.audiosr.denoiser_flops`, over the best-of-N wall time). On a GPU the default is the
-full-size model on 5.12 s at 48 kHz with 50 steps; on a CPU it runs the reduced configuration
+TFLOP/s (its FLOP count, :func:`tsrlib.models.audiosr.denoiser_flops`, over the best-of-N wall time). On a GPU the
+default is the full-size model on 5.12 s at 48 kHz with 50 steps; on a CPU it runs the reduced configuration
 (:data:`tsrlib.models.audiosr.REDUCED`) on 1.28 s with 10 steps and N up to 4, and says so. bf16 is autocast on CUDA
 (on a CPU it is skipped); ``--compile`` wraps the UNet in ``torch.compile`` (``--compile-mode reduce-overhead`` adds
 CUDA graphs).

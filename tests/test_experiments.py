@@ -384,12 +384,15 @@ def test_search_choices_returns_each_searchers_pick_labelled_with_its_lsd():
         assert stated == pytest.approx(float(metrics.lsd(x[: len(out[label])], out[label])[0]), abs=0.005)
 
 
-def test_audiosr_cost_reads_the_ratios_of_a_gpu_run_before_a_cpu_run():
-    def row(hw, metric, value, reduced, **extra):
-        return {"bench": "audiosr", "hardware": hw, "metric": metric, "value": value, "unit": "x",
-                "settings": {"reduced": reduced}, **extra}  # fmt: skip
+def _audiosr_bench_records() -> pd.DataFrame:
+    """bench/audiosr.py rows of a CPU run (reduced: 10 steps on 1.28 s) and an H200 run (full size: 50 steps, 5.12 s)."""
 
-    records = pd.DataFrame(
+    def row(hw, metric, value, reduced, **extra):
+        settings = {"reduced": reduced, "steps": 10 if reduced else 50, "seconds": 1.28 if reduced else 5.12}
+        return {"bench": "audiosr", "hardware": hw, "metric": metric, "value": value, "unit": "x",
+                "settings": settings, **extra}  # fmt: skip
+
+    return pd.DataFrame(
         [
             row("CPU x86_64, 2 cores", "one upstream sample (fp32)", 0.5, True),
             row("CPU x86_64, 2 cores", "best-of-4 / one upstream sample (fp32)", 1.8, True, n=4, dtype="fp32"),
@@ -416,6 +419,10 @@ def test_audiosr_cost_reads_the_ratios_of_a_gpu_run_before_a_cpu_run():
             {"bench": "sampler", "hardware": "NVIDIA H200", "metric": "best-of-16 x", "value": 9.0},
         ]
     )
+
+
+def test_audiosr_cost_reads_the_ratios_of_a_gpu_run_before_a_cpu_run():
+    records = _audiosr_bench_records()
     cost = ex.audiosr_cost(records)
     assert len(cost) == 5 and set(cost.machine) == {"CPU x86_64, 2 cores (reduced)", "NVIDIA H200 (full size)"}
     assert cost.set_index(["machine", "N", "dtype"]).one.to_dict() == {
@@ -443,27 +450,7 @@ def test_audiosr_cost_reads_the_ratios_of_a_gpu_run_before_a_cpu_run():
 
 
 def test_denoiser_throughput_divides_the_counted_arithmetic_by_the_best_of_n_wall_time():
-    def row(hw, metric, value, reduced, **extra):
-        settings = {"reduced": reduced, "steps": 10 if reduced else 50, "seconds": 1.28 if reduced else 5.12}
-        return {"bench": "audiosr", "hardware": hw, "metric": metric, "value": value, "unit": "x",
-                "settings": settings, **extra}  # fmt: skip
-
-    records = pd.DataFrame(
-        [
-            row("CPU x86_64, 2 cores", "one upstream sample (fp32)", 0.5, True),
-            row("CPU x86_64, 2 cores", "best-of-4 / one upstream sample (fp32)", 2.0, True, n=4, dtype="fp32"),
-            row("NVIDIA H200", "one upstream sample (fp32)", 4.0, False),
-            row("NVIDIA H200", "best-of-16 / one upstream sample (fp32)", 0.8, False, n=16, dtype="fp32"),
-            row(
-                "NVIDIA H200",
-                "best-of-16 / one upstream sample (bf16+compile:reduce-overhead)",
-                0.5,
-                False,
-                n=16,
-                dtype="bf16+compile:reduce-overhead",
-            ),  # fmt: skip
-        ]
-    )
+    records = _audiosr_bench_records()
     asked = []
 
     def step_flops(reduced: bool, seconds: float) -> float:
@@ -473,10 +460,11 @@ def test_denoiser_throughput_divides_the_counted_arithmetic_by_the_best_of_n_wal
     out = ex.denoiser_throughput(ex.audiosr_cost(records), step_flops).set_index(["hardware", "dtype"])
     assert sorted(set(asked)) == [(False, 5.12), (True, 1.28)]
     cpu, fp32, graphs = ("CPU x86_64, 2 cores", "fp32"), ("NVIDIA H200", "fp32"), ("NVIDIA H200", "bf16 + CUDA graphs")
-    assert out.wall[cpu] == pytest.approx(1.0) and out.wall[graphs] == pytest.approx(2.0)
-    assert out.tflops[cpu] == pytest.approx(4 * 10 * 1e9 / 1.0 / 1e12)
+    assert out.wall[cpu] == pytest.approx(0.9) and out.wall[graphs] == pytest.approx(1.4)
+    assert out.tflops[cpu] == pytest.approx(4 * 10 * 1e9 / 0.9 / 1e12)
     assert out.tflops[fp32] == pytest.approx(16 * 50 * 1e12 / 3.2 / 1e12)
-    assert out.tflops[graphs] == pytest.approx(400.0)
+    assert out.tflops[graphs] == pytest.approx(16 * 50 / 1.4)
+    assert out.tflops[("NVIDIA H200", "bf16")] == pytest.approx(64 * 50 / 7.6)
     assert out.peak[fp32] == ex.PEAK_TFLOPS["NVIDIA H200"]["tf32"]  # fp32 convolutions run in TF32 (cuDNN's default)
-    assert out.of_peak[graphs] == pytest.approx(400.0 / ex.PEAK_TFLOPS["NVIDIA H200"]["bf16"])
+    assert out.of_peak[graphs] == pytest.approx(16 * 50 / 1.4 / ex.PEAK_TFLOPS["NVIDIA H200"]["bf16"])
     assert np.isnan(out.peak[cpu]) and np.isnan(out.of_peak[cpu])
