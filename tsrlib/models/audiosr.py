@@ -227,6 +227,13 @@ def config(reduced: bool = False) -> dict:
     return out
 
 
+def padded_samples(cfg: dict, n: int) -> int:
+    """The length (samples at :data:`SR`) that an ``n``-sample input is zero-padded to under configuration ``cfg``: the
+    next whole multiple of ``cfg["pad_seconds"]`` (5.12 s upstream, 1.28 s reduced)."""
+    unit = int(round(cfg["pad_seconds"] * SR))
+    return -(-n // unit) * unit
+
+
 def build(cfg: dict, device: str | torch.device = "cpu") -> nn.Module:
     """An upstream ``LatentDiffusion`` of configuration ``cfg`` (:func:`config`), randomly initialised, in eval mode.
 
@@ -305,9 +312,8 @@ class AudioSR:
         cutoff = tsa.band_cutoff(x, SR, cutoff_hz)
         mean = float(np.mean(x))
         gain = 0.5 / max(float(np.max(np.abs(x - mean))), 1e-8)
-        unit = int(round(self.cfg["pad_seconds"] * SR))
         n = len(x)
-        padded = np.zeros(-(-n // unit) * unit, np.float32)
+        padded = np.zeros(padded_samples(self.cfg, n), np.float32)
         padded[:n] = (x - mean) * gain
         wave = torch.from_numpy(padded).to(self.device)[None]
         mel = self.log_mel(wave)
@@ -518,8 +524,7 @@ def latent_shape(cfg: dict, seconds: float) -> tuple[int, int, int]:
     per second) and downsampled ``f = 2 ** (VAE levels - 1)`` times by the VAE; 5.12 s gives ``(16, 64, 32)``."""
     if seconds <= 0:
         raise TsrError(f"seconds must be positive, got {seconds}")
-    unit = int(round(cfg["pad_seconds"] * SR))
-    samples = -(-int(round(seconds * SR)) // unit) * unit
+    samples = padded_samples(cfg, int(round(seconds * SR)))
     dd = cfg["params"]["first_stage_config"]["params"]["ddconfig"]
     f = 2 ** (len(dd["ch_mult"]) - 1)
     return int(cfg["params"]["channels"]), samples // HOP // f, int(dd["mel_bins"]) // f
