@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tsrlib import audio, metrics, sampler
+from tsrlib.errors import ConfigError
 from tsrlib.evaluate import band_level_db
 from tsrlib.models import baselines, tiny
 from tsrlib.train.data import band_offset, reshape_band
@@ -185,3 +186,53 @@ def test_silence_gate_invents_nothing_where_the_input_is_silent():
     gap = slice(SR // 2 + 3000, SR - 3000)
     assert np.abs(gated[gap]).max() < 1e-6 < np.abs(open_[gap]).max()
     np.testing.assert_allclose(gated[: SR // 2 - 3000], open_[: SR // 2 - 3000], atol=1e-6)  # elsewhere untouched
+
+
+def test_envelope_cap_lowers_only_the_frames_above_the_copy_shifted_by_the_candidates_gain():
+    torch.manual_seed(0)
+    f, frames, compress = 33, 20, 0.3
+    mask = torch.zeros(1, f)
+    mask[0, :16] = 1.0  # the given band; the cap acts on bins 16 and up
+    envelope = torch.randn(1, 2 * f, frames)
+    band = torch.cat([1 - mask[0]] * 2)[None, :, None].bool()  # [1, 2F, 1]
+    quiet = torch.where(band, envelope * 0.5**compress, torch.randn(1, 2 * f, frames))  # the copy, 6 dB down
+    loud = quiet.clone()
+    loud[:, :, 3] = torch.where(band[:, :, 0], quiet[:, :, 3] * 10 ** (12 / 20 * compress), quiet[:, :, 3])  # +12 dB
+    z = torch.cat([quiet, loud])  # two candidates with the same gain, one with a frame 12 dB above its envelope
+    out = tiny.cap_band_envelope(z, envelope, mask, compress, cap_db=0.0)
+    torch.testing.assert_close(out[0], quiet[0])  # following its envelope: untouched
+    torch.testing.assert_close(out[1], quiet[0])  # the loud frame comes back to -6 dB, nothing else moves
+
+    def band_power(x: torch.Tensor) -> torch.Tensor:
+        return ((x[:f] ** 2 + x[f:] ** 2) ** (1 / compress))[16:].sum(0)
+
+    capped = tiny.cap_band_envelope(z, envelope, mask, compress, cap_db=6.0)[1]
+    ratio_db = 10 * torch.log10(band_power(capped) / band_power(quiet[0]))
+    assert abs(float(ratio_db[3]) - 6.0) < 1e-3  # lowered to 6 dB above its envelope, no further
+    torch.testing.assert_close(ratio_db[torch.arange(frames) != 3], torch.zeros(frames - 1), atol=1e-4, rtol=0)
+    silent = torch.where(band, torch.zeros_like(envelope), envelope)  # a copy with no band: nothing to follow
+    torch.testing.assert_close(tiny.cap_band_envelope(z, silent, mask, compress, cap_db=0.0), z)
+
+
+def test_envelope_cap_is_a_decode_setting_of_band_replication_models():
+    with pytest.raises(ConfigError, match="needs prior='band-replication'"):
+        tiny.ModelConfig(envelope_cap_db=0.0)
+    with pytest.raises(ConfigError, match="finite"):
+        tiny.ModelConfig(prior="band-replication", envelope_cap_db=float("nan"))
+    assert "envelope_cap_db" not in repr(tiny.ModelConfig(prior="band-replication"))  # old fingerprints hold
+    x = coloured_noise(-6.0, seconds=1.5)
+    x[SR // 2 : SR] *= 1e-3  # a quiet stretch, 60 dB down, where an uncapped band stays loud
+    lr = audio.degrade(x, SR, 4000.0, "cheby1")
+    torch.manual_seed(0)
+    m = tiny.TinySR(tiny.ModelConfig(hidden=32, dilations=(1, 2), prior="band-replication", envelope_cap_db=0.0))
+    cond = m.condition(lr, SR, 4000.0)
+    x0 = torch.randn(2, *m.noise_shape(cond))
+    capped = m.decode(x0, cond)
+    m.cfg = dataclasses.replace(m.cfg, envelope_cap_db=1e6)  # a cap nothing reaches
+    far = m.decode(x0, cond)
+    m.cfg = dataclasses.replace(m.cfg, envelope_cap_db=None)
+    open_ = m.decode(x0, cond)
+    np.testing.assert_allclose(far, open_, atol=1e-6)
+    gap = slice(SR // 2 + 3000, SR - 3000)
+    hi_db = [band_level_db(y[gap], SR, 4000.0) for y in (capped[0], open_[0])]
+    assert hi_db[0] < hi_db[1] - 10  # the quiet stretch's band follows the copy down

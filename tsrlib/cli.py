@@ -437,6 +437,12 @@ def train(
         help="Invent nothing in frames this far (dB, negative) below the "
         "input's loudest; stored in the model, used when decoding.",
     ),
+    envelope_cap_db: Optional[float] = typer.Option(
+        None,
+        "--envelope-cap-db",
+        help="With --prior band-replication: no frame of a candidate's band more than this (dB) above the copy's "
+        "envelope shifted by the candidate's own gain; stored in the model, used when decoding.",
+    ),
     code_prior: str = typer.Option(
         "none",
         "--code-prior",
@@ -480,6 +486,7 @@ def train(
         code_rho=code_rho,
         prior_smoothing=_odd_pair(prior_smoothing, "--prior-smoothing"),
         silence_gate_db=silence_gate_db,
+        envelope_cap_db=envelope_cap_db,
         code_prior=parse_code_prior(code_prior),
         val_every=val_every,
         val_clips=val_clips,

@@ -47,7 +47,7 @@ from tsrlib.train.timesteps import UniformTimesteps
 @dataclass
 class TrainConfig:
     """How to train: the corpus, the run folder, the optimiser and the data augmentation. What is trained, the
-    network (its size, mode, prior, band code, silence gate, code prior), is ``model``: one :class:`ModelConfig`, the same
+    network (its size, mode, prior, band code, silence gate, envelope cap, code prior), is ``model``: one :class:`ModelConfig`, the same
     object the checkpoint stores, so no field is declared twice. :meth:`from_options` takes them flat."""
 
     manifest: str
@@ -265,6 +265,7 @@ def train(
                 band_code=model.cfg.band_code,
                 prior_smoothing=model.cfg.prior_smoothing,
                 silence_gate_db=model.cfg.silence_gate_db,
+                envelope_cap_db=model.cfg.envelope_cap_db,
                 code_prior=model.cfg.code_prior,
             )
             != model.cfg
