@@ -468,3 +468,36 @@ def test_denoiser_throughput_divides_the_counted_arithmetic_by_the_best_of_n_wal
     assert out.peak[fp32] == ex.PEAK_TFLOPS["NVIDIA H200"]["tf32"]  # fp32 convolutions run in TF32 (cuDNN's default)
     assert out.of_peak[graphs] == pytest.approx(16 * 50 / 1.4 / ex.PEAK_TFLOPS["NVIDIA H200"]["bf16"])
     assert np.isnan(out.peak[cpu]) and np.isnan(out.of_peak[cpu])
+
+
+def test_band_envelope_error_is_the_band_level_gap_in_db_whatever_the_detail():
+    from tsrlib import metrics
+
+    rng = np.random.default_rng(0)
+    ref = (0.1 * rng.standard_normal(24_000)).astype(np.float32)
+    twice = ex.band_envelope_error(ref, np.stack([ref, 2 * ref]), 24_000, 4000.0)
+    np.testing.assert_allclose(twice, [0.0, 20 * np.log10(2)], atol=1e-9)  # 6.02 dB louder in every frame
+    other = (0.1 * rng.standard_normal(24_000)).astype(np.float32)  # the same level, other detail
+    assert ex.band_envelope_error(ref, other, 24_000, 4000.0)[0] < 0.5 < metrics.lsd(ref, other)[0]
+
+
+def test_setting_candidates_share_samples_across_decode_settings_and_restore_the_model():
+    from tsrlib import audio, metrics, sampler
+    from tsrlib.models import tiny
+
+    rng = np.random.default_rng(3)
+    t = np.arange(24_000) / 24_000
+    ref = (0.1 * np.sin(2 * np.pi * 220 * t) + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+    model = tiny.load("tiny-real")
+    settings = {"open": {}, "cap": {"envelope_cap_db": 0.0}}
+    rows = ex.setting_candidates(model, ref, 24_000, 4000.0, settings, n=3, steps=3, seed=2)
+    assert model.cfg.envelope_cap_db is None and list(rows.setting.unique()) == ["open", "cap"]
+    cond = model.condition(audio.degrade(ref, 24_000, 4000.0, "cheby1"), 24_000, 4000.0)
+    out = sampler.generate(model, cond, 2, range(3), steps=3).audio
+    np.testing.assert_allclose(rows[rows.setting == "open"].LSD, metrics.lsd(ref, out), rtol=1e-6)
+    np.testing.assert_allclose(rows[rows.setting == "open"].env_db, ex.band_envelope_error(ref, out, 24_000, 4000.0))
+    open_db, cap_db = (rows[rows.setting == s].band_db.to_numpy() for s in ("open", "cap"))  # the cap only lowers
+    assert (cap_db < open_db).all()
+    bars = ex.setting_bars(rows.assign(clip="c", domain="speech")).set_index("setting")
+    assert bars.loc["cap", "best_env_db"] == pytest.approx(rows.loc[rows[rows.setting == "cap"].LSD.idxmin(), "env_db"])
+    assert bars.loc["open", "br_env_db"] == pytest.approx(rows.br_env_db.iloc[0])

@@ -20,7 +20,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -560,77 +560,131 @@ def search_bars(
     return pd.DataFrame(rows)
 
 
-def code_prior_candidates(
+DECODE_FIELDS = ("silence_gate_db", "envelope_cap_db")
+"""Fields of :class:`~tsrlib.models.tiny.ModelConfig` that act only when candidates are decoded to audio: settings that
+differ only in them share their samples in :func:`setting_candidates`."""
+
+
+def band_envelope_error(
+    ref: np.ndarray, est: np.ndarray, sr: int, cutoff_hz: float, *, floor_db: float = -40.0
+) -> np.ndarray:
+    """A level-aware companion of LSD: how far, in dB, the power of each row of ``est [T]`` or ``[N, T]`` at or above
+    ``cutoff_hz`` (Hz) is from ``ref [T]``'s, frame by frame (the LSD's STFT), averaged as absolute values over the
+    frames where ``ref``'s band is within ``-floor_db`` dB of its loudest. ``[N]`` float64; 0 when every frame's band
+    is as loud as the reference's, whatever its fine structure. LSD also scores the detail within each frame, and,
+    working in log power, can prefer a band quieter than the reference's; this measure cannot."""
+    f = np.arange(metrics.N_FFT // 2 + 1) * sr / metrics.N_FFT >= cutoff_hz
+
+    def band_power(x: np.ndarray) -> np.ndarray:  # [N, frames]
+        return (10 ** metrics.log_power(x)[:, f].numpy()).sum(1)
+
+    r, e = band_power(ref)[0], band_power(est)
+    active = r >= r.max() * 10 ** (floor_db / 10)
+    return np.abs(10 * np.log10(e[:, active] / r[active])).mean(1)
+
+
+def setting_candidates(
     model,
     clip_audio: np.ndarray,
     sr: int,
     cutoff: float,
-    priors: dict[str, tuple[float, float] | None],
+    settings: dict[str, dict],
     *,
     n: int = 16,
     steps: int = 25,
     seed: int = 0,
     filter: str = "cheby1",
 ) -> pd.DataFrame:
-    """``n`` candidates of one clip under each gain-code prior of a band-code model (:mod:`tsrlib.models.tiny`).
+    """``n`` candidates of one clip under each setting of the embedded model (:mod:`tsrlib.models.tiny`).
 
     ``clip_audio [T]`` is the reference at the model's rate ``sr`` (Hz), band-limited at ``cutoff`` (Hz) by
-    ``filter``; ``priors`` maps a name to ``(mean, std)``, or to ``None`` for none. Candidate ``k`` starts from the
-    same draw under every prior (candidate ``k`` of ``seed``). One row per prior and candidate: ``prior``,
-    ``candidate``, ``cutoff``, ``LSD`` against the reference, ``band_db`` (the energy above the cutoff in dB,
-    :func:`tsrlib.data.real.band_energy_db`, minus the reference's) and ``br`` (blind band replication's LSD, the bar;
-    the same on every row). The model's own prior is restored afterwards.
+    ``filter``; ``settings`` maps a name to :class:`~tsrlib.models.tiny.ModelConfig` fields to change (``{}``: the
+    model as it is; ``{"code_prior": (-1.5, 1.0)}``, ``{"envelope_cap_db": 0.0}``). Candidate ``k`` starts from the
+    same draw under every setting (candidate ``k`` of ``seed``), and settings that differ only in
+    :data:`DECODE_FIELDS` share their samples. One row per setting and candidate: ``setting``, ``candidate``,
+    ``cutoff``, ``LSD`` against the reference, ``band_db`` (the energy above the cutoff in dB,
+    :func:`tsrlib.data.real.band_energy_db`, minus the reference's), ``env_db`` (:func:`band_envelope_error`), and
+    ``br`` and ``br_env_db`` (blind band replication's LSD and envelope error: the bar, the same on every row). The
+    model's own config is restored afterwards.
     """
     from tsrlib.data.real import band_energy_db
     from tsrlib.models import baselines
 
     if sr != model.sr:
-        raise ConfigError(f"code_prior_candidates compares at the model's rate, {model.sr} Hz; the clip is at {sr} Hz")
+        raise ConfigError(f"setting_candidates compares at the model's rate, {model.sr} Hz; the clip is at {sr} Hz")
     lr = tsa.degrade(clip_audio, sr, cutoff, filter)
-    cond = model.condition(lr, sr, cutoff)
-    br = float(metrics.lsd(clip_audio, baselines.band_replication(lr, sr, cutoff))[0])
+    dsp = baselines.band_replication(lr, sr, cutoff)
+    br = float(metrics.lsd(clip_audio, dsp)[0])
+    br_env = float(band_envelope_error(clip_audio, dsp, sr, cutoff)[0])
     ref_db = band_energy_db(clip_audio, sr, cutoff)
-    own, rows = model.cfg.code_prior, []
+    own, samples, rows = model.cfg, {}, []
     try:
-        for name, prior in priors.items():
-            model.with_code_prior(prior)
-            x_T = sampler.initial_noise(model, cond, sampler.CandidateNoise(seed, range(n)))
-            x0, _ = sampler.sample_from(model, cond, x_T, None, steps=steps)
-            ys = model.decode(x0, cond)
+        for name, changes in settings.items():
+            model.cfg = replace(own, **changes)
+            cond = model.condition(lr, sr, cutoff)
+            key = repr(replace(model.cfg, **dict.fromkeys(DECODE_FIELDS)))
+            if key not in samples:
+                x_T = sampler.initial_noise(model, cond, sampler.CandidateNoise(seed, range(n)))
+                samples[key] = sampler.sample_from(model, cond, x_T, None, steps=steps)[0]
+            ys = model.decode(samples[key], cond)
+            envs = band_envelope_error(clip_audio, ys, sr, cutoff)
             rows += [
                 {
-                    "prior": name,
+                    "setting": name,
                     "candidate": k,
                     "cutoff": cutoff,
                     "LSD": float(v),
                     "band_db": band_energy_db(y, sr, cutoff) - ref_db,
+                    "env_db": float(e),
                     "br": br,
+                    "br_env_db": br_env,
                 }
-                for k, (v, y) in enumerate(zip(metrics.lsd(clip_audio, ys), ys))
+                for k, (v, y, e) in enumerate(zip(metrics.lsd(clip_audio, ys), ys, envs))
             ]
     finally:
-        model.with_code_prior(own)
+        model.cfg = own
     return pd.DataFrame(rows)
 
 
-def code_prior_bars(rows: pd.DataFrame, *, n: int | None = None, level: float = 0.95) -> pd.DataFrame:
-    """:func:`search_bars` for each prior of :func:`code_prior_candidates` rows (with ``clip`` and ``domain`` added),
-    against band replication, plus ``band_db`` (the median candidate's band energy against the reference's, dB) and
-    ``best_band_db`` (the same for the oracle's picks). One row per prior, domain and cutoff."""
+def code_prior_candidates(
+    model, clip_audio: np.ndarray, sr: int, cutoff: float, priors: dict[str, tuple[float, float] | None], **kw
+) -> pd.DataFrame:
+    """:func:`setting_candidates` for gain-code priors of a band-code model: ``priors`` maps a name to ``(mean, std)``,
+    or to ``None`` for none; the rows name it in ``prior``."""
+    settings = {name: {"code_prior": prior} for name, prior in priors.items()}
+    return setting_candidates(model, clip_audio, sr, cutoff, settings, **kw).rename(columns={"setting": "prior"})
+
+
+def setting_bars(rows: pd.DataFrame, *, by: str = "setting", n: int | None = None, level: float = 0.95) -> pd.DataFrame:
+    """:func:`search_bars` for each setting of :func:`setting_candidates` rows (with ``clip`` and ``domain`` added;
+    ``by`` names the setting's column), against band replication, plus ``band_db`` (the median candidate's band energy
+    against the reference's, dB) and ``best_band_db`` (the same for the oracle's picks), and, where the rows have
+    them, ``env_db``, ``best_env_db`` and ``br_env_db`` (mean :func:`band_envelope_error` of every candidate, of the
+    oracle's picks and of band replication, dB). One row per setting, domain and cutoff."""
     out = []
-    for name, g in rows.groupby("prior", sort=False):
+    for name, g in rows.groupby(by, sort=False):
         base = g[g.candidate == 0][["clip", "cutoff", "br"]].rename(columns={"br": "LSD"})
         g = g if n is None else g[g.candidate < n]
         picks = g.loc[g.groupby(["clip", "cutoff"]).LSD.idxmin()]
-        band = pd.DataFrame(
-            {
-                "band_db": g.groupby(["domain", "cutoff"]).band_db.median(),
-                "best_band_db": picks.groupby(["domain", "cutoff"]).band_db.median(),
+        cells = ["domain", "cutoff"]
+        level_cols = {
+            "band_db": g.groupby(cells).band_db.median(),
+            "best_band_db": picks.groupby(cells).band_db.median(),
+        }
+        if "env_db" in g:
+            level_cols |= {
+                "env_db": g.groupby(cells).env_db.mean(),
+                "best_env_db": picks.groupby(cells).env_db.mean(),
+                "br_env_db": g[g.candidate == 0].groupby(cells).br_env_db.mean(),
             }
-        ).reset_index()
         bars = search_bars(g, base.assign(method="band replication"), level=level)
-        out.append(bars.merge(band, on=["domain", "cutoff"]).assign(prior=name))
+        out.append(bars.merge(pd.DataFrame(level_cols).reset_index(), on=cells).assign(**{by: name}))
     return pd.concat(out, ignore_index=True)
+
+
+def code_prior_bars(rows: pd.DataFrame, *, n: int | None = None, level: float = 0.95) -> pd.DataFrame:
+    """:func:`setting_bars` of :func:`code_prior_candidates` rows, one row per ``prior``, domain and cutoff."""
+    return setting_bars(rows, by="prior", n=n, level=level)
 
 
 def verifier_agreement(
