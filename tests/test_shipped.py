@@ -83,6 +83,7 @@ def test_tiny_real_starts_from_band_replication_and_its_code_steers_the_level(sp
     real = tiny.load("tiny-real")
     assert real.name == "tiny-real" and real.cfg.prior == "band-replication" and real.cfg.band_code
     assert real.cfg.silence_gate_db == -60.0  # chosen on the validation voices (tiny-real.json says how)
+    assert real.cfg.envelope_cap_db == 0.0  # chosen on the validation split (tiny-real.json says how)
     assert json.loads((tiny.WEIGHTS_DIR / "tiny-real.json").read_text())["config"]["code_source"] == "measured"
     lr = audio.degrade(speech_clip, SR, cutoff)
     cond = real.condition(lr, SR, cutoff)
