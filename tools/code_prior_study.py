@@ -21,11 +21,10 @@ Choose a prior on the validation split (``--split val``) and confirm it on the t
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import pandas as pd
-from _study import parse_cutoffs, study_options
+from _study import sample_settings, study_options
 
 from tsrlib import experiments
 from tsrlib.models import tiny
@@ -46,20 +45,9 @@ def main() -> None:
         raise SystemExit(f"{a.model} has no band code: there is no gain code to move")
     priors = {"random": None} | {p: tiny.parse_code_prior(p) for p in a.priors.split(",") if p}
     path = Path(a.out) / f"code-prior-{a.split}.csv"
-    log = experiments.ResultLog(path, ["model", "steps", "n", "seed", "prior", "clip", "cutoff"])
-    t0 = time.time()
-    for clip in experiments.clips_by_domain(a.corpus, a.clips, split=a.split):
-        for cutoff in parse_cutoffs(a.cutoffs):
-            key = dict(model=model.name, steps=a.steps, n=a.n, seed=a.seed, clip=clip.id, cutoff=cutoff)
-            todo = {name: prior for name, prior in priors.items() if not log.done(prior=name, **key)}
-            if todo:
-                rows = experiments.code_prior_candidates(
-                    model, clip.audio, clip.sr, cutoff, todo, n=a.n, steps=a.steps, seed=a.seed
-                )
-                log.append(rows.assign(**key, domain=clip.domain))
-        print(f"{clip.id} done at {time.time() - t0:.0f} s", flush=True)
-    df = log.frame(model=model.name, steps=a.steps, n=a.n, seed=a.seed)
-    out = experiments.code_prior_bars(df)
+    out = experiments.code_prior_bars(
+        sample_settings(a, model, priors, "prior", path, experiments.code_prior_candidates)
+    )
     pd.set_option("display.width", 220)
     cols = ["clips", "bar", "one", "mean", "best", "headroom", "best_vs_bar", "mean_minus_bar_lo", "mean_minus_bar_hi"]
     cols += ["band_db", "best_band_db"]
