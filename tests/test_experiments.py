@@ -215,6 +215,80 @@ def test_verifier_agreement_on_known_values():
     assert out.loc["v", "inputs"] == 3
 
 
+def test_rank_ensemble_columns_match_the_verifiers_rank_aggregate():
+    from tsrlib.verifiers import rank_aggregate
+
+    cands, _ = _bars_tables()
+    cands["u"] = cands.candidate.astype(float)
+    out = ex.with_rank_ensembles(cands, ["ensemble:v,u", "mbr"])  # a plain name is not an ensemble: skipped
+    assert "mbr" not in out and "ensemble:v,u" not in cands
+    # clip a: v = -LSD ranks [4, 2.5, 1, 2.5], u ranks [1, 2, 3, 4]: mean [2.5, 2.25, 2, 3.25]
+    np.testing.assert_allclose(out.loc[out["clip"] == "a", "ensemble:v,u"], [2.5, 2.25, 2.0, 3.25])
+    for _, g in out.groupby("clip"):
+        np.testing.assert_allclose(g["ensemble:v,u"], rank_aggregate(np.stack([g.v, g.u])))
+    with pytest.raises(ConfigError, match="no column x"):
+        ex.with_rank_ensembles(cands, ["ensemble:v,x"])
+    assert ex.available_selectors({"one": cands, "two": cands.drop(columns="u")}, ["v", "ensemble:v,u", "w"]) == [
+        "v",
+        "w",
+    ]
+
+
+def _selector_tables() -> dict[str, pd.DataFrame]:
+    """Two sets of four clips; in each clip "safe" picks 1.8 (0.2 below the mean candidate, 2.0), "bold" picks 1.0
+    in set A and 3.2 in set B, "meh" picks 2.0. Every clip is shifted by 0.01 dB per clip, which no gain sees."""
+    lsd = [1.0, 1.8, 3.2, 2.0]
+    picks = {"A": {"safe": 1, "bold": 0, "meh": 3}, "B": {"safe": 1, "bold": 2, "meh": 3}}
+    return {
+        name: pd.DataFrame(
+            [
+                {"domain": "speech", "clip": f"c{i}", "cutoff": 4000.0, "candidate": k, "LSD": v + 0.01 * i}
+                | {s: float(k == pick) for s, pick in chosen.items()}
+                for i in range(4)
+                for k, v in enumerate(lsd)
+            ]
+        )
+        for name, chosen in picks.items()
+    }
+
+
+def test_selector_record_counts_cells_and_the_reliable_choice_never_hurts():
+    tables = _selector_tables()
+    cells = ex.selector_cells(tables, ["safe", "bold", "meh"])
+    assert len(cells) == 6 and set(cells.set) == {"A", "B"} and (cells.inputs == 4).all()
+    gain = cells.set_index(["set", "verifier"]).pick_gain
+    assert gain["A", "safe"] == pytest.approx(-0.2) and gain["B", "bold"] == pytest.approx(1.2)
+    record = ex.selector_record(cells)
+    assert record.loc["safe"].tolist() == pytest.approx([2, 2, 0, -0.2, -0.2])
+    assert record.loc["bold"].tolist() == pytest.approx([2, 1, 1, 1.2, 0.1])
+    assert record.loc["meh", "helps"] == record.loc["meh", "hurts"] == 0
+    assert ex.most_reliable(record) == "safe"  # bold helps as often and gains more where it helps, but it hurts
+    assert ex.most_reliable(record.drop("safe")) == "meh"
+    # the first two candidates only: the mean is 1.4, so safe's 1.8 is 0.4 worse
+    two = ex.selector_cells({"A": tables["A"]}, ["safe"], n=2)
+    assert two.pick_gain.iloc[0] == pytest.approx(0.4)
+
+
+def test_open_study_checks_the_weights(tmp_path):
+    import json
+
+    from tsrlib.bank import BankMismatchError
+    from tsrlib.models import tiny
+    from tsrlib.search.cache import model_fingerprint
+
+    rows = _selector_tables()["A"]
+    rows.to_csv(tmp_path / "a.csv", index=False)
+    meta = {"model": "tiny-real", "weights": "0" * 40, "sets": {"set A": {"file": "a.csv", "command": "RERUN A"}}}
+    (tmp_path / "study.json").write_text(json.dumps(meta))
+    with pytest.raises(BankMismatchError, match="regenerate it with RERUN A"):
+        ex.open_study(tmp_path)
+    meta["weights"] = model_fingerprint(tiny.load("tiny-real"))
+    (tmp_path / "study.json").write_text(json.dumps(meta))
+    got = ex.open_study(tmp_path)
+    assert list(got) == ["set A"]
+    pd.testing.assert_frame_equal(got["set A"], rows)
+
+
 def test_baseline_table_scores_each_method_and_resumes(tmp_path):
     from tsrlib import audio
 

@@ -49,6 +49,34 @@ def test_the_committed_bank_is_the_shipped_models():
     assert ScoreBank(path).weights == model_fingerprint(tiny.load(bank_grid(path)["model"]))
 
 
+def test_the_default_verifier_is_the_reliable_choice_on_the_committed_evidence():
+    """``verifiers.DEFAULT`` is what Chapter 3's rule picks from the committed bank and studies (best of 16 against
+    the mean candidate in every set, domain and cutoff): a new default needs evidence, not an edit."""
+    import warnings
+    from pathlib import Path
+
+    from tsrlib import experiments as ex
+    from tsrlib.verifiers import DEFAULT
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a scoring-code warning does not change the committed rows
+        bank = ex.bank_candidates(ex.open_bank(root / "banks" / "book").frame())
+    tables = {"test bank": bank} | ex.open_study(root / "studies" / "verifiers")
+    selectors = [
+        "mbr",
+        "continuity",
+        "consensus",
+        "dnsmos",
+        "ensemble:mbr,continuity",
+        "ensemble:mbr,continuity,consensus",
+    ]
+    assert ex.available_selectors(tables, selectors) == selectors
+    record = ex.selector_record(ex.selector_cells(tables, selectors, n=16))
+    assert (record.cells == 12).all()
+    assert ex.most_reliable(record) == DEFAULT and record.hurts[DEFAULT] == 0
+
+
 def test_same_seed_same_audio_other_seed_other_audio(model, speech_clip):
     cond = model.condition(audio.degrade(speech_clip, SR, 4000), SR, 4000)
     a = sampler.generate(model, cond, seed=5, indices=[0, 1], steps=8, eta=1.0).audio

@@ -12,12 +12,16 @@ Rows are written as they are computed (``OUT/*.csv``, named by the model's weigh
 or setting never reuses a row) and candidates cached (``OUT/cache``), so a killed run resumes.
 
     .venv/bin/python tools/real_study.py --model runs/tiny-real.safetensors --out _build/real-study/tiny-real
+
+``--split val`` measures the validation split instead (speech and music only), and ``--ids REGEX`` keeps the clips
+whose ids match, e.g. ``'speech-(sl|en|ro)-'`` for some voices; ``data/studies/verifiers`` holds two such runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -36,6 +40,10 @@ def main() -> None:
     ap.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: the ODE path the bank samples; 1: ancestral)")
     ap.add_argument("--verifiers", default="mbr,continuity,spksim")
     ap.add_argument("--speech-verifiers", default="", help="extra verifiers for speech clips only (e.g. dnsmos,wer)")
+    ap.add_argument("--split", default="test", help="test to report the bars; val to choose a setting (no sfx there)")
+    ap.add_argument(
+        "--ids", default="", help="a regular expression the clip ids must match, e.g. 'speech-(sl|en|ro)-' (voices)"
+    )
     ap.add_argument("--out", default="_build/real-study")
     a = ap.parse_args()
     out = Path(a.out)
@@ -44,9 +52,11 @@ def main() -> None:
     cutoffs = parse_cutoffs(a.cutoffs)
     t0 = time.time()
     cands, bases = [], []
+    tag = "" if a.split == "test" else f"-{a.split}"  # logs keyed by content too; the name only keeps splits apart
     for spec in a.clips.split(","):
         domain, n_clips = spec.split("=")
-        clips = experiments.test_clips(a.corpus, domain, int(n_clips))
+        clips = experiments.test_clips(a.corpus, domain, 0 if a.ids else int(n_clips), split=a.split)
+        clips = [c for c in clips if re.search(a.ids, c.id)][: int(n_clips)]
         names = [v for v in a.verifiers.split(",") if v]
         if domain == "speech":
             names += [v for v in a.speech_verifiers.split(",") if v]
@@ -62,7 +72,7 @@ def main() -> None:
                 cache_dir=out / "cache",
                 log_path=out
                 / experiments.sweep_name(
-                    f"candidates-{domain}",
+                    f"candidates-{domain}{tag}",
                     model=model,
                     verifiers=names,
                     n=a.n,
@@ -72,7 +82,7 @@ def main() -> None:
                 ),
             )
         )
-        base_log = out / experiments.sweep_name(f"baselines-{domain}", cutoffs=cutoffs)
+        base_log = out / experiments.sweep_name(f"baselines-{domain}{tag}", cutoffs=cutoffs)
         bases.append(experiments.baseline_table(clips, cutoffs, log_path=base_log))
         print(f"{domain}: {len(clips)} clips done at {time.time() - t0:.0f} s", flush=True)
     cand, base = pd.concat(cands, ignore_index=True), pd.concat(bases, ignore_index=True)
@@ -94,6 +104,8 @@ def main() -> None:
     print(agree.round(3).to_string(index=False))
     summary = {
         "model": a.model,
+        "split": a.split,
+        "ids": a.ids,
         "bars": bars.to_dict("records"),
         "verifiers": agree.to_dict("records"),
         "seconds": round(time.time() - t0, 1),

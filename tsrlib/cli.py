@@ -236,7 +236,7 @@ def upsample(
 
             verifier = DEFAULT
             print(
-                f"notice: --verifier {DEFAULT} (the default; the best-tracking verifier on real recordings)",
+                f"notice: --verifier {DEFAULT} (the default; README, 'Real recordings', says why)",
                 file=sys.stderr,
             )
         from tsrlib.search import Searcher, make_searcher

@@ -722,6 +722,91 @@ def verifier_agreement(
     return pd.DataFrame(rows)
 
 
+def with_rank_ensembles(df: pd.DataFrame, specs: list[str], *, group: list[str] = GROUP) -> pd.DataFrame:
+    """``df`` with a column per ``"ensemble:a,b"`` in ``specs``: the mean within-input rank of the members' columns
+    (rank N = the best of an input's N candidates, ties averaged; :func:`~tsrlib.verifiers.rank_aggregate`), built
+    from scores ``df`` already holds, so a bank's or a study's candidates need no rescoring. Other specs are skipped."""
+    out = df.copy()
+    for spec in specs:
+        if not spec.startswith("ensemble:"):
+            continue
+        members = _columns_of(spec)
+        missing = [m for m in members if m not in out]
+        if not members or missing:
+            raise ConfigError(f"{spec}: the candidates have no column {', '.join(missing) or '(none named)'} to rank")
+        out[spec] = out.groupby(group)[members].rank(method="average").mean(axis=1)
+    return out
+
+
+def _columns_of(selector: str) -> list[str]:
+    """The score columns a selector reads: its own, or an ``"ensemble:a,b"``'s members."""
+    if selector.startswith("ensemble:"):
+        return [m.strip() for m in selector[len("ensemble:") :].split(",") if m.strip()]
+    return [selector]
+
+
+def available_selectors(tables: dict[str, pd.DataFrame], selectors: list[str]) -> list[str]:
+    """The ``selectors`` (verifier columns or ``"ensemble:a,b"``) that every one of ``tables`` can score, in order:
+    a bank swept with a smaller panel leaves out what it never scored."""
+    return [s for s in selectors if all(set(_columns_of(s)) <= set(t.columns) for t in tables.values())]
+
+
+def selector_cells(tables: dict[str, pd.DataFrame], selectors: list[str], n: int | None = None) -> pd.DataFrame:
+    """Every selector's best-of-``n`` pick against the mean candidate in each cell (``set``, domain, cutoff) of
+    candidate ``tables`` (name -> :func:`candidate_table`-shaped rows, e.g. a bank's and a study's).
+
+    ``n`` keeps each input's first ``n`` candidates (all when None); ``"ensemble:a,b"`` selectors are built by
+    :func:`with_rank_ensembles`. One row per selector and cell, with :func:`verifier_agreement`'s columns."""
+    parts = []
+    for name, t in tables.items():
+        t = with_rank_ensembles(t[t.candidate < n] if n else t, selectors)
+        for (domain, cutoff), g in t.groupby(["domain", "cutoff"]):
+            parts.append(verifier_agreement(g, selectors).assign(set=name, domain=domain, cutoff=cutoff))
+    return pd.concat(parts, ignore_index=True)
+
+
+def selector_record(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per selector (index) over :func:`selector_cells`' rows: ``cells``; ``helps`` and ``hurts``, the cells whose
+    whole interval of the pick's LSD change lies below and above zero; ``worst``, its largest mean change (dB); and
+    ``mean``, its mean change with every cell weighted alike (dB; lower is better)."""
+    g = cells.groupby("verifier", sort=False)
+    return pd.DataFrame(
+        {
+            "cells": g.size(),
+            "helps": g.pick_gain_hi.apply(lambda s: int((s < 0).sum())),
+            "hurts": g.pick_gain_lo.apply(lambda s: int((s > 0).sum())),
+            "worst": g.pick_gain.max(),
+            "mean": g.pick_gain.mean(),
+        }
+    )
+
+
+def most_reliable(record: pd.DataFrame) -> str:
+    """The selector of a :func:`selector_record` that hurts in the fewest cells, then helps in the most, then has
+    the lowest mean change: a default must not point the wrong way on audio nobody validated it on."""
+    return str(record.sort_values(["hurts", "helps", "mean"], ascending=[True, False, True]).index[0])
+
+
+def open_study(path: str | Path) -> dict[str, pd.DataFrame]:
+    """The candidate tables of a committed study folder (``study.json`` and one CSV per set), checked against the
+    current weights of the model it names: ``{set name: rows}``. Other weights raise
+    :class:`~tsrlib.bank.BankMismatchError` with the commands that regenerate the study."""
+    from tsrlib.bank import BankMismatchError
+    from tsrlib.models import tiny
+    from tsrlib.search.cache import model_fingerprint
+
+    path = Path(path)
+    meta = json.loads((path / "study.json").read_text())
+    now = model_fingerprint(tiny.load(meta["model"]))
+    if now != meta["weights"]:
+        how = "; ".join(s["command"] for s in meta["sets"].values())
+        raise BankMismatchError(
+            f"{path} holds candidates of {meta['model']} weights {meta['weights'][:12]}, not the current "
+            f"{now[:12]}: regenerate it with {how}, then copy the candidates CSVs as {path}/README.md says"
+        )
+    return {name: pd.read_csv(path / s["file"]) for name, s in meta["sets"].items()}
+
+
 def paired_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``a - b`` over paired observations and its ``level`` t-interval: ``(mean, low, high)``."""
     d = np.asarray(a, float) - np.asarray(b, float)
