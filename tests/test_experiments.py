@@ -228,6 +228,8 @@ def test_rank_ensemble_columns_match_the_verifiers_rank_aggregate():
         np.testing.assert_allclose(g["ensemble:v,u"], rank_aggregate(np.stack([g.v, g.u])))
     with pytest.raises(ConfigError, match="no column x"):
         ex.with_rank_ensembles(cands, ["ensemble:v,x"])
+    with pytest.raises(ConfigError, match="only rank ensembles"):
+        ex.with_rank_ensembles(cands, ["zensemble:v,u"])
     assert ex.available_selectors({"one": cands, "two": cands.drop(columns="u")}, ["v", "ensemble:v,u", "w"]) == [
         "v",
         "w",

@@ -265,6 +265,16 @@ def test_dnsmos_clip_runs_the_packaged_network_at_the_clip_length():
         DNSMOS(as_speechmos=True, clip_length=True)
 
 
+def test_ensemble_specs_parse_and_an_empty_one_is_a_clear_error():
+    from tsrlib.verifiers import ensemble_members, get_verifier
+
+    assert ensemble_members("ensemble:a, b") == ("rank", ["a", "b"])
+    assert ensemble_members(" zensemble:x") == ("zscore", ["x"])
+    assert ensemble_members("mbr") is None
+    with pytest.raises(TsrError, match="name the ensemble's members, e.g. zensemble:spksim"):
+        get_verifier("zensemble: ,")
+
+
 def test_continuity_prefers_a_filled_band_to_an_empty_one(noise):
     sr = 24_000
     lr = tsa.degrade(noise, sr, 4000.0, "cheby1")

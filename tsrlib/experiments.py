@@ -33,7 +33,7 @@ from tsrlib.data import manifest
 from tsrlib.errors import ConfigError
 from tsrlib.prose import ci_text, claim_text, number_text, verdict  # noqa: F401 - the chapters reach them as ex.*
 from tsrlib.search import RandomSearch, Searcher
-from tsrlib.verifiers import Context, Ensemble, Verifier, get_verifier, rank_aggregate
+from tsrlib.verifiers import Context, Ensemble, Verifier, ensemble_members, get_verifier, rank_aggregate
 
 GROUP = ["clip", "cutoff"]
 """The columns that name one input of the analyses (a clip at a cutoff)."""
@@ -728,9 +728,11 @@ def with_rank_ensembles(df: pd.DataFrame, specs: list[str], *, group: list[str] 
     from scores ``df`` already holds, so a bank's or a study's candidates need no rescoring. Other specs are skipped."""
     out = df.copy()
     for spec in specs:
-        if not spec.startswith("ensemble:"):
+        if (ensemble := ensemble_members(spec)) is None:
             continue
-        members = _columns_of(spec)
+        method, members = ensemble
+        if method != "rank":
+            raise ConfigError(f"{spec}: only rank ensembles (ensemble:a,b) are built from logged scores")
         missing = [m for m in members if m not in out]
         if not members or missing:
             raise ConfigError(f"{spec}: the candidates have no column {', '.join(missing) or '(none named)'} to rank")
@@ -739,10 +741,9 @@ def with_rank_ensembles(df: pd.DataFrame, specs: list[str], *, group: list[str] 
 
 
 def _columns_of(selector: str) -> list[str]:
-    """The score columns a selector reads: its own, or an ``"ensemble:a,b"``'s members."""
-    if selector.startswith("ensemble:"):
-        return [m.strip() for m in selector[len("ensemble:") :].split(",") if m.strip()]
-    return [selector]
+    """The score columns a selector reads: its own, or an ensemble's members."""
+    ensemble = ensemble_members(selector)
+    return [selector] if ensemble is None else ensemble[1]
 
 
 def available_selectors(tables: dict[str, pd.DataFrame], selectors: list[str]) -> list[str]:

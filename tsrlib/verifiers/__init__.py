@@ -96,6 +96,20 @@ def _loaded(name: str, device: str) -> Verifier:
     return _BY_NAME[name].build(device)
 
 
+ENSEMBLE_PREFIXES: dict[str, str] = {"ensemble:": "rank", "zensemble:": "zscore"}
+"""How a spec names an ensemble, and the aggregate each prefix asks for (:data:`~tsrlib.verifiers.ensemble.AGGREGATES`)."""
+
+
+def ensemble_members(spec: str) -> tuple[str, list[str]] | None:
+    """``("rank", ["a", "b"])`` for ``"ensemble:a,b"``, ``("zscore", [...])`` for ``"zensemble:..."``; None for a
+    single verifier's name. The members are not checked here."""
+    spec = spec.strip()
+    for prefix, method in ENSEMBLE_PREFIXES.items():
+        if spec.startswith(prefix):
+            return method, [n.strip() for n in spec[len(prefix) :].split(",") if n.strip()]
+    return None
+
+
 def get_verifier(spec: str, device: str = "cpu") -> Verifier:
     """A verifier by name, or an ensemble ``ensemble:a,b`` (mean rank) / ``zensemble:a,b`` (mean z).
 
@@ -103,12 +117,11 @@ def get_verifier(spec: str, device: str = "cpu") -> Verifier:
     verifier keeps (``WER.last_hypotheses``) is never another's.
     """
     spec, device = spec.strip(), str(resolve(device))  # a device the machine lacks fails here, before any model loads
-    for prefix, method in (("ensemble:", "rank"), ("zensemble:", "zscore")):
-        if spec.startswith(prefix):
-            names = [n.strip() for n in spec[len(prefix) :].split(",") if n.strip()]
-            if not names:
-                raise TsrError(f"{spec!r}: name the ensemble's members, e.g. {prefix}spksim,wer,dnsmos")
-            return Ensemble([get_verifier(n, device) for n in names], method)
+    if (ensemble := ensemble_members(spec)) is not None:
+        method, names = ensemble
+        if not names:
+            raise TsrError(f"{spec!r}: name the ensemble's members, e.g. {spec.split(':')[0]}:spksim,wer,dnsmos")
+        return Ensemble([get_verifier(n, device) for n in names], method)
     if spec not in _BY_NAME:
         raise TsrError(f"unknown verifier {spec!r}; choose one of {', '.join(NAMES)}, or ensemble:a,b,c")
     return copy.copy(_loaded(spec, device))
@@ -138,12 +151,14 @@ __all__ = [
     "Verifier",
     "Ensemble",
     "DEFAULT",
+    "ENSEMBLE_PREFIXES",
     "NAMES",
     "OFFLINE",
     "REGISTRY",
     "Registered",
     "as_candidates",
     "describe",
+    "ensemble_members",
     "get_verifier",
     "rank_aggregate",
     "zscore_aggregate",
